@@ -1,0 +1,5 @@
+//! Command handlers other than `serve`: each prints for people on stdout and returns an exit code.
+
+pub mod batch;
+pub mod enqueue;
+pub mod utility;

@@ -1,0 +1,219 @@
+//! Typed configuration: `config/default.toml` compiled in, then `--config FILE`, then environment overrides
+//! (`DEBTOR_NOTIFY__SECTION__KEY`, plus `DATABASE_URL` and `AMQP_URL` as they are).
+//!
+//! Parsed once at start into the structs below; a bad value fails start-up with the key named. Secrets are
+//! [`Secret`]s whose `Debug` never shows them.
+
+use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// The defaults shipped with the binary; identical to `config/default.toml`.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Everything the service can be told.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub intake: IntakeSettings,
+    pub http: HttpSettings,
+    pub api: ApiSettings,
+    pub telemetry: TelemetrySettings,
+    pub serve: ServeSettings,
+}
+
+/// PostgreSQL connection and pool.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+    pub migrate_on_start: bool,
+}
+
+/// RabbitMQ connection and topology names.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AmqpSettings {
+    pub url: Secret,
+    pub intake_exchange: String,
+    pub batch_queue: String,
+    pub batch_binding: String,
+    pub dead_exchange: String,
+    pub dead_queue: String,
+    pub prefetch: u16,
+    pub reconnect_initial_ms: u64,
+    pub reconnect_max_ms: u64,
+}
+
+/// The batch intake worker.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntakeSettings {
+    pub concurrency: usize,
+    pub max_message_bytes: usize,
+    pub chunk_size: usize,
+    pub db_retry_attempts: u32,
+    pub db_retry_initial_ms: u64,
+    pub db_retry_max_ms: u64,
+    pub shutdown_grace_secs: u64,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    pub max_upload_bytes: usize,
+}
+
+/// API access.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSettings {
+    pub admin_token: Secret,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Which parts of the service `serve` runs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServeSettings {
+    pub roles: Vec<Role>,
+}
+
+/// One part of the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Intake,
+    Api,
+}
+
+/// A string that must not be printed: tokens, and URLs that may carry passwords.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is handed to a client library.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Errors while loading configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: {0}")]
+    Invalid(&'static str),
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then the environment.
+    ///
+    /// # Errors
+    /// Fails when the file cannot be read or a value has the wrong type; the message names the key.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("DEBTOR_NOTIFY")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("serve.roles"),
+        );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        if let Ok(url) = std::env::var("AMQP_URL") {
+            builder = builder.set_override("amqp.url", url)?;
+        }
+        let settings: Self = builder.build()?.try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.intake.concurrency == 0 {
+            return Err(ConfigError::Invalid("intake.concurrency must be at least 1"));
+        }
+        if self.intake.chunk_size == 0 || self.intake.chunk_size > 10_000 {
+            return Err(ConfigError::Invalid("intake.chunk_size must be 1..=10000"));
+        }
+        if usize::from(self.amqp.prefetch) < self.intake.concurrency {
+            return Err(ConfigError::Invalid("amqp.prefetch must be >= intake.concurrency"));
+        }
+        Ok(())
+    }
+}
+
+impl AmqpSettings {
+    /// First and longest reconnect delays.
+    #[must_use]
+    pub fn reconnect_backoff(&self) -> (Duration, Duration) {
+        (
+            Duration::from_millis(self.reconnect_initial_ms),
+            Duration::from_millis(self.reconnect_max_ms),
+        )
+    }
+}
+
+impl IntakeSettings {
+    /// First and longest delays between commit attempts while the database fails.
+    #[must_use]
+    pub fn db_retry_backoff(&self) -> (Duration, Duration) {
+        (
+            Duration::from_millis(self.db_retry_initial_ms),
+            Duration::from_millis(self.db_retry_max_ms),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_defaults_parse_and_hide_secrets() {
+        let s: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(s.amqp.batch_queue, "debtor-notify.batches");
+        assert_eq!(s.serve.roles, [Role::Intake, Role::Api]);
+        assert!(!format!("{s:?}").contains("debtor_notify:debtor_notify"));
+    }
+}

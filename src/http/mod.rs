@@ -1,0 +1,98 @@
+//! The HTTP API (axum): utilities, batch upload and reports, health. `/api/v1/*` needs the admin bearer token.
+
+mod batches;
+mod error;
+mod health;
+pub(crate) mod utilities;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::header::AUTHORIZATION,
+    middleware::{self, Next},
+    response::Response,
+};
+use sqlx::PgPool;
+use tokio::sync::Mutex;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use utilities::validate_new_utility as utilities_validate;
+
+use crate::{
+    config::Settings,
+    queue::{QueueError, publisher::Publisher},
+};
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    /// One confirming publisher, opened on first use and replaced when its connection drops.
+    publisher: Arc<Mutex<Option<Publisher>>>,
+}
+
+impl AppState {
+    /// State over a pool and settings; the broker is connected lazily.
+    #[must_use]
+    pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
+        Self {
+            pool,
+            settings,
+            publisher: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Runs `f` with a connected publisher, connecting first if needed.
+    async fn with_publisher<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut Publisher) -> Result<T, QueueError>,
+    ) -> Result<T, QueueError> {
+        let mut guard = self.publisher.lock().await;
+        if !guard.as_ref().is_some_and(Publisher::is_connected) {
+            let amqp = &self.settings.amqp;
+            *guard = Some(Publisher::connect(amqp.url.expose(), &amqp.intake_exchange).await?);
+        }
+        let publisher = guard.as_mut().expect("set just above");
+        let result = f(publisher).await;
+        if result.is_err() {
+            *guard = None;
+        }
+        result
+    }
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(utilities::router())
+        .merge(batches::router(state.settings.http.max_upload_bytes))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(health::router())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let expected = state.settings.api.admin_token.expose().as_bytes();
+    let given = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::as_bytes);
+    match given {
+        Some(token) if !expected.is_empty() && constant_time_eq(token, expected) => Ok(next.run(request).await),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Compares without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,26 @@
+//! debtor-notify: debt notices by SMS and auto-dial for utilities, with delivery evidence.
+//!
+//! # Layout
+//! - [`domain`]: validated types with no I/O (phones, money, dates, debtor records); PII masks itself.
+//! - [`config`]: typed settings from `config/default.toml`, `--config FILE` and the environment.
+//! - [`telemetry`]: log set-up (pretty or JSON).
+//! - [`shutdown`]: SIGINT/SIGTERM → cancellation token.
+//! - [`queue`]: RabbitMQ connection, topology, the `debtor-batch.v1` contract, confirming publisher.
+//! - [`intake`]: batch consumer, file readers (CSV/XLSX/JSON), enqueue (chunk + publish).
+//! - [`storage`]: PostgreSQL pool, migrations and every SQL statement.
+//! - [`http`]: the axum API (utilities, batches, health).
+//! - [`app`]: wiring of `serve`: roles, tasks, graceful shutdown.
+//! - [`cli`]: the command-line commands other than `serve`.
+//! - [`bench`]: `debtor-notify bench …` throughput probes.
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod intake;
+pub mod queue;
+pub mod shutdown;
+pub mod storage;
+pub mod telemetry;

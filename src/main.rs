@@ -1,0 +1,92 @@
+//! The `debtor-notify` command line: parses arguments, loads configuration, runs one command.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use debtor_notify::{app::Application, bench, cli, config::Settings, shutdown, storage, telemetry};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "debtor-notify",
+    version,
+    about = "Debt notices by SMS and auto-dial, with delivery evidence"
+)]
+struct Args {
+    /// Configuration file with the keys to change (see config/default.toml).
+    #[arg(long, global = true, env = "DEBTOR_NOTIFY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: intake consumer and HTTP API (serve.roles).
+    Serve,
+    /// Apply database migrations.
+    Migrate,
+    /// Manage utilities (tenants).
+    #[command(subcommand)]
+    Utility(cli::utility::UtilityCommand),
+    /// Validate a CSV/XLSX/JSON billing export and publish it as a debtor batch.
+    Enqueue(cli::enqueue::EnqueueArgs),
+    /// Batch reports.
+    #[command(subcommand)]
+    Batch(cli::batch::BatchCommand),
+    /// Throughput benchmarks (not tests).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let settings = match Settings::load(args.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: {e}: {}",
+                std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.telemetry);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => {
+            let token = CancellationToken::new();
+            shutdown::cancel_on_signal(token.clone());
+            Application::build(settings).await?.run_until_stopped(token).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let pool = storage::connect(&settings.database)?;
+            storage::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Utility(cmd) => cli::utility::run(cmd, &settings).await,
+        Command::Enqueue(args) => cli::enqueue::run(args, &settings).await,
+        Command::Batch(cmd) => cli::batch::run(cmd, &settings).await,
+        Command::Bench(cmd) => bench::run(cmd, settings).await,
+    }
+}

@@ -1,0 +1,65 @@
+//! Utilities (tenants): registration and lookup.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+
+use super::StorageError;
+
+/// A registered utility.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Utility {
+    pub utility_id: String,
+    pub display_name: String,
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Registers a utility. Returns `false` when one with this id already exists (nothing is changed).
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_utility(
+    db: impl PgExecutor<'_>,
+    utility_id: &str,
+    display_name: &str,
+    timezone: &str,
+) -> Result<bool, StorageError> {
+    let done = sqlx::query(
+        "insert into utility (utility_id, display_name, timezone) values ($1, $2, $3)
+         on conflict (utility_id) do nothing",
+    )
+    .bind(utility_id)
+    .bind(display_name)
+    .bind(timezone)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Looks a utility up by id.
+///
+/// # Errors
+/// Database failures.
+pub async fn get_utility(db: impl PgExecutor<'_>, utility_id: &str) -> Result<Option<Utility>, StorageError> {
+    let row = sqlx::query_as::<_, Utility>(
+        "select utility_id, display_name, timezone, created_at from utility where utility_id = $1",
+    )
+    .bind(utility_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row)
+}
+
+/// All utilities, by id.
+///
+/// # Errors
+/// Database failures.
+pub async fn list_utilities(db: impl PgExecutor<'_>) -> Result<Vec<Utility>, StorageError> {
+    let rows = sqlx::query_as::<_, Utility>(
+        "select utility_id, display_name, timezone, created_at from utility order by utility_id",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}

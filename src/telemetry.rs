@@ -1,0 +1,29 @@
+//! Log set-up: human-readable or JSON lines, filtered by `telemetry.filter` or `RUST_LOG`.
+//!
+//! Personal data is kept out of logs at the source: domain types mask themselves, and log lines carry ids
+//! (batch, part, utility), counts and masked values only.
+
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+use crate::config::{LogFormat, TelemetrySettings};
+
+/// Installs the global subscriber. Logs go to stderr so command output on stdout stays clean.
+/// Calling it twice is harmless (the second call does nothing).
+pub fn init(settings: &TelemetrySettings) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match settings.format {
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+        LogFormat::Pretty => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
+    };
+    // A subscriber may already be installed (tests); that is fine.
+    let _ = result;
+}
