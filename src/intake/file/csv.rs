@@ -27,7 +27,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
         if row.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let line = row.position().map_or(0, csv::Position::line);
+        let line = row.position().map_or(0, |p| start_line(text.as_bytes(), p));
         let cells: Vec<&str> = row.iter().collect();
         records.push(Record::Row(map.record(&cells, u32::try_from(line).unwrap_or(u32::MAX))));
     }
@@ -38,6 +38,13 @@ pub(super) fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
         meta: DocumentMeta::default(),
         records,
     })
+}
+
+/// The line a record starts on. After a CRLF the reader's position still points at the `\n` of the previous
+/// line ending, one line early.
+fn start_line(text: &[u8], position: &csv::Position) -> u64 {
+    let at_newline = usize::try_from(position.byte()).ok().and_then(|b| text.get(b)) == Some(&b'\n');
+    position.line() + u64::from(at_newline)
 }
 
 fn csv_error(source: csv::Error) -> FileError {
@@ -81,5 +88,29 @@ mod tests {
     fn the_delimiter_is_taken_from_the_header() {
         assert_eq!(detect_delimiter("account,debt_total\n"), b',');
         assert_eq!(detect_delimiter("Сумма долга, руб.;ЛС\n"), b';');
+    }
+}
+
+#[cfg(test)]
+mod row_numbers {
+    use super::*;
+
+    fn rows_of(text: &str) -> Vec<Option<u32>> {
+        parse(text.as_bytes())
+            .unwrap()
+            .records
+            .iter()
+            .map(|r| match r {
+                Record::Row(r) => r.source_row,
+                Record::Json(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_numbered_by_the_file_line_they_start_on() {
+        assert_eq!(rows_of("ЛС;Долг\r\n1;2\r\n2;3\r\n"), [Some(2), Some(3)]);
+        assert_eq!(rows_of("ЛС;Адрес;Долг\n1;\"a\nb\";2\n2;c;3\n"), [Some(2), Some(4)]);
+        assert_eq!(rows_of("ЛС;Адрес;Долг\r\n1;\"a\r\nb\";2\r\n2;c;3\r\n"), [Some(2), Some(4)]);
     }
 }

@@ -68,7 +68,7 @@ impl Serialize for Record {
 }
 
 /// Batch attributes a JSON document carries itself.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct DocumentMeta {
     pub batch_id: Option<Uuid>,
     pub utility: Option<String>,
@@ -136,20 +136,26 @@ pub fn read(path: &std::path::Path) -> Result<ParsedFile, FileError> {
 }
 
 fn parse_json(bytes: &[u8]) -> Result<ParsedFile, FileError> {
+    /// A `debtor-batch.v1` document; `schema` and `part` are re-created when publishing.
     #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Doc {
-        Batch {
-            #[serde(flatten)]
-            meta: DocumentMeta,
-            debtors: Vec<Box<RawValue>>,
-        },
-        List(Vec<Box<RawValue>>),
+    struct Doc {
+        #[serde(default)]
+        batch_id: Option<Uuid>,
+        #[serde(default)]
+        utility: Option<String>,
+        #[serde(default)]
+        as_of: Option<NaiveDate>,
+        #[serde(default)]
+        campaign: Option<String>,
+        debtors: Vec<Box<RawValue>>,
     }
-    let doc: Doc = serde_json::from_slice(bytes).map_err(FileError::Json)?;
-    let (meta, debtors) = match doc {
-        Doc::Batch { meta, debtors } => (meta, debtors),
-        Doc::List(debtors) => (DocumentMeta::default(), debtors),
+    let is_list = bytes.iter().copied().find(|b| !b.is_ascii_whitespace()) == Some(b'[');
+    let (meta, debtors) = if is_list {
+        (DocumentMeta::default(), serde_json::from_slice::<Vec<Box<RawValue>>>(bytes).map_err(FileError::Json)?)
+    } else {
+        let doc: Doc = serde_json::from_slice(bytes).map_err(FileError::Json)?;
+        let meta = DocumentMeta { batch_id: doc.batch_id, utility: doc.utility, as_of: doc.as_of, campaign: doc.campaign };
+        (meta, doc.debtors)
     };
     Ok(ParsedFile {
         kind: FileKind::Json,

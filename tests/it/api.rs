@@ -1,0 +1,137 @@
+//! The HTTP API end to end: upload a file → published → consumed → report, with bearer auth.
+
+use std::time::Duration;
+
+use debtor_notify::app::Application;
+use reqwest::{StatusCode, multipart};
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{UTILITY, test_settings};
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    token: CancellationToken,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Api {
+    async fn spawn(pool: &PgPool) -> Self {
+        let settings = test_settings(pool);
+        let app = Application::build(settings).await.unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port().unwrap());
+        let token = CancellationToken::new();
+        let handle = tokio::spawn(app.run_until_stopped(token.clone()));
+        Self { base, client: reqwest::Client::new(), token, handle }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.client.get(self.url(path)).bearer_auth("test-token").send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn stop(self) {
+        self.token.cancel();
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+async fn register_utility(api: &Api) {
+    let r = api
+        .client
+        .post(api.url("/api/v1/utilities"))
+        .bearer_auth("test-token")
+        .json(&serde_json::json!({"id": UTILITY, "name": "ОКК Тест", "timezone": "Asia/Yekaterinburg"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+async fn poll_report(api: &Api, batch_id: &str) -> Value {
+    for _ in 0..300 {
+        let (status, body) = api.get(&format!("/api/v1/batches/{batch_id}")).await;
+        if status == StatusCode::OK && body["status"] == "completed" {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("batch {batch_id} not completed within 30 s");
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn an_uploaded_1c_export_is_consumed_and_reported_with_its_bad_rows(pool: PgPool) {
+    let api = Api::spawn(&pool).await;
+    register_utility(&api).await;
+    let bytes = std::fs::read("data/sample/debtors.cp1251.csv").unwrap();
+    let form = multipart::Form::new()
+        .text("utility", UTILITY)
+        .text("as_of", "2026-11-01")
+        .part("file", multipart::Part::bytes(bytes).file_name("debtors.cp1251.csv"));
+
+    let r = api.client.post(api.url("/api/v1/batches")).bearer_auth("test-token").multipart(form).send().await.unwrap();
+
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let accepted: Value = r.json().await.unwrap();
+    assert_eq!((accepted["rows_read"].as_u64(), accepted["rejected"].as_u64()), (Some(40), Some(3)));
+    let batch_id = accepted["batch_id"].as_str().unwrap().to_owned();
+    let report = poll_report(&api, &batch_id).await;
+    assert_eq!((report["received"].as_i64(), report["accepted"].as_i64(), report["rejected"].as_i64()), (Some(40), Some(37), Some(3)));
+    let first = &report["errors"][0];
+    assert_eq!((first["index"].as_i64(), first["source_row"].as_i64(), first["field"].as_str()), (Some(6), Some(8), Some("phones")));
+    api.stop().await;
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_json_batch_posted_to_the_api_is_stored_and_a_dry_run_publishes_nothing(pool: PgPool) {
+    let api = Api::spawn(&pool).await;
+    register_utility(&api).await;
+    let doc = crate::helpers::batch_doc(uuid::Uuid::new_v4(), "2026-11-01", vec![crate::helpers::debtor("1", "10.00")]);
+
+    let dry = api.client.post(api.url("/api/v1/batches?dry_run=true")).bearer_auth("test-token").json(&doc).send().await.unwrap();
+    assert_eq!(dry.status(), StatusCode::OK);
+    assert_eq!(api.get(&format!("/api/v1/batches/{}", doc["batch_id"].as_str().unwrap())).await.0, StatusCode::NOT_FOUND);
+
+    let r = api.client.post(api.url("/api/v1/batches")).bearer_auth("test-token").json(&doc).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let report = poll_report(&api, doc["batch_id"].as_str().unwrap()).await;
+    assert_eq!(report["accepted"].as_i64(), Some(1));
+    api.stop().await;
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn the_api_refuses_calls_without_the_token_but_health_stays_open(pool: PgPool) {
+    let api = Api::spawn(&pool).await;
+
+    let no_token = api.client.get(api.url("/api/v1/utilities")).send().await.unwrap();
+    let wrong = api.client.get(api.url("/api/v1/utilities")).bearer_auth("nope").send().await.unwrap();
+    let live = api.client.get(api.url("/health/live")).send().await.unwrap();
+    let ready = api.client.get(api.url("/health/ready")).send().await.unwrap();
+
+    assert_eq!((no_token.status(), wrong.status()), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!((live.status(), ready.status()), (StatusCode::OK, StatusCode::OK));
+    api.stop().await;
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn uploads_for_unknown_utilities_and_bad_utility_fields_are_refused(pool: PgPool) {
+    let api = Api::spawn(&pool).await;
+    let csv = "ЛС;Долг\n1;2\n";
+    let r = api.client.post(api.url("/api/v1/batches?utility=nope")).bearer_auth("test-token").header("content-type", "text/csv").body(csv).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let bad_zone = serde_json::json!({"id": "okk-x", "name": "X", "timezone": "Mars/Base"});
+    let r = api.client.post(api.url("/api/v1/utilities")).bearer_auth("test-token").json(&bad_zone).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    register_utility(&api).await;
+    let again = serde_json::json!({"id": UTILITY, "name": "X", "timezone": "Asia/Yekaterinburg"});
+    let r = api.client.post(api.url("/api/v1/utilities")).bearer_auth("test-token").json(&again).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    api.stop().await;
+}

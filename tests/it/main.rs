@@ -1,0 +1,8 @@
+//! Integration tests against the real PostgreSQL (a fresh database per test, via `#[sqlx::test]`) and the real
+//! RabbitMQ (unique exchange and queue names per test). `scripts/test` starts both.
+
+mod api;
+mod files;
+mod helpers;
+mod intake_queue;
+mod lifecycle;
