@@ -168,7 +168,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_mobile_number_parses_the_same_in_all_russian_shapes(n in 900_000_0000u64..=999_999_9999) {
+        fn any_mobile_number_parses_the_same_in_all_russian_shapes(n in 9_000_000_000_u64..=9_999_999_999) {
             let s = n.to_string();
             let (a, b, c, d) = (&s[0..3], &s[3..6], &s[6..8], &s[8..10]);
             let expected = PhoneNumber::parse(&format!("+7{s}"));

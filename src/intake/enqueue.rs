@@ -95,7 +95,7 @@ fn check_one(
     seen: &mut HashSet<String>,
 ) -> (Option<u32>, Vec<String>, Vec<String>) {
     let raw = match record {
-        Record::Row(r) => std::borrow::Cow::Borrowed(r),
+        Record::Row(r) => std::borrow::Cow::Borrowed(r.as_ref()),
         Record::Json(v) => match decode_record(v) {
             Ok(r) => std::borrow::Cow::Owned(r),
             Err(e) => return (None, vec![format!("{}: {}", e.field, e.reason)], Vec::new()),

@@ -24,7 +24,12 @@ impl Api {
         let base = format!("http://127.0.0.1:{}", app.port().unwrap());
         let token = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(token.clone()));
-        Self { base, client: reqwest::Client::new(), token, handle }
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            token,
+            handle,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -32,7 +37,13 @@ impl Api {
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.client.get(self.url(path)).bearer_auth("test-token").send().await.unwrap();
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth("test-token")
+            .send()
+            .await
+            .unwrap();
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
@@ -75,16 +86,40 @@ async fn an_uploaded_1c_export_is_consumed_and_reported_with_its_bad_rows(pool: 
         .text("as_of", "2026-11-01")
         .part("file", multipart::Part::bytes(bytes).file_name("debtors.cp1251.csv"));
 
-    let r = api.client.post(api.url("/api/v1/batches")).bearer_auth("test-token").multipart(form).send().await.unwrap();
+    let r = api
+        .client
+        .post(api.url("/api/v1/batches"))
+        .bearer_auth("test-token")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let accepted: Value = r.json().await.unwrap();
-    assert_eq!((accepted["rows_read"].as_u64(), accepted["rejected"].as_u64()), (Some(40), Some(3)));
+    assert_eq!(
+        (accepted["rows_read"].as_u64(), accepted["rejected"].as_u64()),
+        (Some(40), Some(3))
+    );
     let batch_id = accepted["batch_id"].as_str().unwrap().to_owned();
     let report = poll_report(&api, &batch_id).await;
-    assert_eq!((report["received"].as_i64(), report["accepted"].as_i64(), report["rejected"].as_i64()), (Some(40), Some(37), Some(3)));
+    assert_eq!(
+        (
+            report["received"].as_i64(),
+            report["accepted"].as_i64(),
+            report["rejected"].as_i64()
+        ),
+        (Some(40), Some(37), Some(3))
+    );
     let first = &report["errors"][0];
-    assert_eq!((first["index"].as_i64(), first["source_row"].as_i64(), first["field"].as_str()), (Some(6), Some(8), Some("phones")));
+    assert_eq!(
+        (
+            first["index"].as_i64(),
+            first["source_row"].as_i64(),
+            first["field"].as_str()
+        ),
+        (Some(6), Some(8), Some("phones"))
+    );
     api.stop().await;
 }
 
@@ -92,13 +127,36 @@ async fn an_uploaded_1c_export_is_consumed_and_reported_with_its_bad_rows(pool: 
 async fn a_json_batch_posted_to_the_api_is_stored_and_a_dry_run_publishes_nothing(pool: PgPool) {
     let api = Api::spawn(&pool).await;
     register_utility(&api).await;
-    let doc = crate::helpers::batch_doc(uuid::Uuid::new_v4(), "2026-11-01", vec![crate::helpers::debtor("1", "10.00")]);
+    let doc = crate::helpers::batch_doc(
+        uuid::Uuid::new_v4(),
+        "2026-11-01",
+        vec![crate::helpers::debtor("1", "10.00")],
+    );
 
-    let dry = api.client.post(api.url("/api/v1/batches?dry_run=true")).bearer_auth("test-token").json(&doc).send().await.unwrap();
+    let dry = api
+        .client
+        .post(api.url("/api/v1/batches?dry_run=true"))
+        .bearer_auth("test-token")
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(dry.status(), StatusCode::OK);
-    assert_eq!(api.get(&format!("/api/v1/batches/{}", doc["batch_id"].as_str().unwrap())).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.get(&format!("/api/v1/batches/{}", doc["batch_id"].as_str().unwrap()))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 
-    let r = api.client.post(api.url("/api/v1/batches")).bearer_auth("test-token").json(&doc).send().await.unwrap();
+    let r = api
+        .client
+        .post(api.url("/api/v1/batches"))
+        .bearer_auth("test-token")
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let report = poll_report(&api, doc["batch_id"].as_str().unwrap()).await;
     assert_eq!(report["accepted"].as_i64(), Some(1));
@@ -110,11 +168,20 @@ async fn the_api_refuses_calls_without_the_token_but_health_stays_open(pool: PgP
     let api = Api::spawn(&pool).await;
 
     let no_token = api.client.get(api.url("/api/v1/utilities")).send().await.unwrap();
-    let wrong = api.client.get(api.url("/api/v1/utilities")).bearer_auth("nope").send().await.unwrap();
+    let wrong = api
+        .client
+        .get(api.url("/api/v1/utilities"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
     let live = api.client.get(api.url("/health/live")).send().await.unwrap();
     let ready = api.client.get(api.url("/health/ready")).send().await.unwrap();
 
-    assert_eq!((no_token.status(), wrong.status()), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        (no_token.status(), wrong.status()),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
     assert_eq!((live.status(), ready.status()), (StatusCode::OK, StatusCode::OK));
     api.stop().await;
 }
@@ -123,15 +190,37 @@ async fn the_api_refuses_calls_without_the_token_but_health_stays_open(pool: PgP
 async fn uploads_for_unknown_utilities_and_bad_utility_fields_are_refused(pool: PgPool) {
     let api = Api::spawn(&pool).await;
     let csv = "ЛС;Долг\n1;2\n";
-    let r = api.client.post(api.url("/api/v1/batches?utility=nope")).bearer_auth("test-token").header("content-type", "text/csv").body(csv).send().await.unwrap();
+    let r = api
+        .client
+        .post(api.url("/api/v1/batches?utility=nope"))
+        .bearer_auth("test-token")
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let bad_zone = serde_json::json!({"id": "okk-x", "name": "X", "timezone": "Mars/Base"});
-    let r = api.client.post(api.url("/api/v1/utilities")).bearer_auth("test-token").json(&bad_zone).send().await.unwrap();
+    let r = api
+        .client
+        .post(api.url("/api/v1/utilities"))
+        .bearer_auth("test-token")
+        .json(&bad_zone)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     register_utility(&api).await;
     let again = serde_json::json!({"id": UTILITY, "name": "X", "timezone": "Asia/Yekaterinburg"});
-    let r = api.client.post(api.url("/api/v1/utilities")).bearer_auth("test-token").json(&again).send().await.unwrap();
+    let r = api
+        .client
+        .post(api.url("/api/v1/utilities"))
+        .bearer_auth("test-token")
+        .json(&again)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
     api.stop().await;
 }

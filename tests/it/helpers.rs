@@ -11,7 +11,7 @@ use debtor_notify::{
 use futures_util::StreamExt;
 use lapin::{
     BasicProperties,
-    options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeleteOptions, ExchangeDeleteOptions},
+    options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ExchangeDeleteOptions, QueueDeleteOptions},
     types::{AMQPValue, FieldTable, LongString},
 };
 use sqlx::PgPool;
@@ -44,7 +44,11 @@ pub fn test_settings(pool: &PgPool) -> Settings {
 /// The URL of the test's own database (the pool points at it).
 pub fn database_url(pool: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by scripts/test");
-    let name = pool.connect_options().get_database().expect("test database name").to_owned();
+    let name = pool
+        .connect_options()
+        .get_database()
+        .expect("test database name")
+        .to_owned();
     match base.rfind('/') {
         Some(i) => format!("{}/{name}", &base[..i]),
         None => base,
@@ -63,7 +67,9 @@ impl Worker {
     /// Registers the test utility, declares the topology and starts consuming.
     pub async fn start(pool: PgPool) -> Self {
         let settings = Arc::new(test_settings(&pool));
-        storage::utility::insert_utility(&pool, UTILITY, "ОКК Тест", "Asia/Yekaterinburg").await.unwrap();
+        storage::utility::insert_utility(&pool, UTILITY, "ОКК Тест", "Asia/Yekaterinburg")
+            .await
+            .unwrap();
         declare(&settings).await;
         Self::start_with(pool, settings)
     }
@@ -71,9 +77,17 @@ impl Worker {
     /// Starts consuming with given settings (the topology must exist or the worker declares it).
     pub fn start_with(pool: PgPool, settings: Arc<Settings>) -> Self {
         let token = CancellationToken::new();
-        let worker = IntakeWorker { pool: pool.clone(), settings: settings.clone() };
+        let worker = IntakeWorker {
+            pool: pool.clone(),
+            settings: settings.clone(),
+        };
         let handle = tokio::spawn(worker.run(token.clone()));
-        Self { settings, pool, token, handle: Some(handle) }
+        Self {
+            settings,
+            pool,
+            token,
+            handle: Some(handle),
+        }
     }
 
     /// Stops the worker, waits for it, and deletes the test's queues and exchanges.
@@ -105,7 +119,12 @@ impl Worker {
         let conn = queue::connect(self.settings.amqp.url.expose()).await.unwrap();
         let channel = conn.create_channel().await.unwrap();
         let mut consumer = channel
-            .basic_consume(self.settings.amqp.dead_queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                self.settings.amqp.dead_queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .unwrap();
         let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.next())
@@ -114,7 +133,12 @@ impl Worker {
             .unwrap()
             .unwrap();
         delivery.ack(BasicAckOptions::default()).await.unwrap();
-        let reason = match delivery.properties.headers().as_ref().and_then(|h| h.inner().get("x-rejection-reason")) {
+        let reason = match delivery
+            .properties
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get("x-rejection-reason"))
+        {
             Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
             other => panic!("no x-rejection-reason header: {other:?}"),
         };
@@ -126,10 +150,10 @@ impl Worker {
 /// Polls the database for a batch report until `parts` parts are in (30 s at most).
 pub async fn wait_batch(pool: &PgPool, batch_id: Uuid, parts: i32) -> BatchReport {
     for _ in 0..300 {
-        if let Some(r) = storage::batch::get_batch_report(pool, batch_id, 10_000).await.unwrap() {
-            if r.parts_received >= parts || r.status == "rejected" {
-                return r;
-            }
+        if let Some(r) = storage::batch::get_batch_report(pool, batch_id, 10_000).await.unwrap()
+            && (r.parts_received >= parts || r.status == "rejected")
+        {
+            return r;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -145,14 +169,22 @@ pub async fn declare(settings: &Settings) {
 }
 
 async fn delete_topology(settings: &Settings) {
-    let Ok(conn) = queue::connect(settings.amqp.url.expose()).await else { return };
-    let Ok(channel) = conn.create_channel().await else { return };
+    let Ok(conn) = queue::connect(settings.amqp.url.expose()).await else {
+        return;
+    };
+    let Ok(channel) = conn.create_channel().await else {
+        return;
+    };
     let a = &settings.amqp;
     for q in [&a.batch_queue, &a.dead_queue] {
-        let _ = channel.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
+        let _ = channel
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
     }
     for e in [&a.intake_exchange, &a.dead_exchange] {
-        let _ = channel.exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default()).await;
+        let _ = channel
+            .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
     }
     let _ = conn.close(200, "done".into()).await;
 }
@@ -180,8 +212,13 @@ pub async fn publish_to(settings: &Settings, body: &[u8], props: BasicProperties
 /// Properties of a well-formed batch message.
 pub fn json_props() -> BasicProperties {
     let mut headers = FieldTable::default();
-    headers.insert("schema".into(), AMQPValue::LongString(LongString::from(DEBTOR_BATCH_V1.as_bytes().to_vec())));
-    BasicProperties::default().with_content_type("application/json".into()).with_headers(headers)
+    headers.insert(
+        "schema".into(),
+        AMQPValue::LongString(LongString::from(DEBTOR_BATCH_V1.as_bytes().to_vec())),
+    );
+    BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_headers(headers)
 }
 
 /// A valid debtor record.

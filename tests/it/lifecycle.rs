@@ -34,18 +34,37 @@ async fn enqueue_publishes_a_file_in_parts_that_the_worker_stores_as_one_batch(p
 
     let out = command(&worker.settings)
         .env("DEBTOR_NOTIFY__INTAKE__CHUNK_SIZE", "15")
-        .args(["enqueue", "data/sample/debtors.cp1251.csv", "--utility", UTILITY, "--as-of", "2026-11-01"])
+        .args([
+            "enqueue",
+            "data/sample/debtors.cp1251.csv",
+            "--utility",
+            UTILITY,
+            "--as-of",
+            "2026-11-01",
+        ])
         .args(["--batch-id", &batch_id.to_string()])
         .output()
         .await
         .unwrap();
 
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("read 40   valid 37   rejected 3"), "{stdout}");
     assert!(stdout.contains("published 3 message(s)"), "{stdout}");
     let report = worker.wait_batch(batch_id, 3).await;
-    assert_eq!((report.status.as_str(), report.received, report.accepted, report.rejected), ("completed", 40, 37, 3));
+    assert_eq!(
+        (
+            report.status.as_str(),
+            report.received,
+            report.accepted,
+            report.rejected
+        ),
+        ("completed", 40, 37, 3)
+    );
     worker.stop().await;
 }
 
@@ -59,7 +78,11 @@ async fn enqueue_fails_clearly_on_an_unreachable_broker_or_an_unreadable_file(po
         .output()
         .await
         .unwrap();
-    let missing = command(&settings).args(["enqueue", "no/such.csv", "--utility", UTILITY]).output().await.unwrap();
+    let missing = command(&settings)
+        .args(["enqueue", "no/such.csv", "--utility", UTILITY])
+        .output()
+        .await
+        .unwrap();
     let dry = command(&settings)
         .env("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")
         .args(["enqueue", "data/sample/debtors.csv", "--utility", UTILITY, "--dry-run"])
@@ -69,7 +92,10 @@ async fn enqueue_fails_clearly_on_an_unreachable_broker_or_an_unreadable_file(po
 
     assert_eq!(down.status.code(), Some(1));
     let err = String::from_utf8_lossy(&down.stderr);
-    assert!(err.contains("cannot connect to RabbitMQ at amqp://guest:***@127.0.0.1:1"), "{err}");
+    assert!(
+        err.contains("cannot connect to RabbitMQ at amqp://guest:***@127.0.0.1:1"),
+        "{err}"
+    );
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such.csv"));
     assert!(dry.status.success(), "a dry run needs no broker");
@@ -79,7 +105,9 @@ async fn enqueue_fails_clearly_on_an_unreachable_broker_or_an_unreadable_file(po
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn serve_finishes_its_work_and_exits_zero_on_sigterm(pool: PgPool) {
     let settings = test_settings(&pool);
-    debtor_notify::storage::utility::insert_utility(&pool, UTILITY, "ОКК", "Asia/Yekaterinburg").await.unwrap();
+    debtor_notify::storage::utility::insert_utility(&pool, UTILITY, "ОКК", "Asia/Yekaterinburg")
+        .await
+        .unwrap();
     declare(&settings).await;
     let mut child = command(&settings).arg("serve").spawn().unwrap();
     let batch_id = Uuid::new_v4();
@@ -90,7 +118,10 @@ async fn serve_finishes_its_work_and_exits_zero_on_sigterm(pool: PgPool) {
     let pid = child.id().unwrap().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
     assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("exits within 30 s").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits within 30 s")
+        .unwrap();
 
     assert_eq!(status.code(), Some(0));
 }
@@ -102,16 +133,22 @@ async fn the_consumer_reconnects_after_the_broker_drops_its_connection(pool: PgP
     rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]).await;
     let mut settings = test_settings(&pool);
     settings.amqp.url = debtor_notify::config::Secret::new(format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"));
-    debtor_notify::storage::utility::insert_utility(&pool, UTILITY, "ОКК", "Asia/Yekaterinburg").await.unwrap();
+    debtor_notify::storage::utility::insert_utility(&pool, UTILITY, "ОКК", "Asia/Yekaterinburg")
+        .await
+        .unwrap();
     declare(&settings).await;
     let worker = Worker::start_with(pool.clone(), Arc::new(settings));
     let first = Uuid::new_v4();
-    worker.publish_batch(&batch_doc(first, "2026-11-01", vec![debtor("1", "1.00")])).await;
+    worker
+        .publish_batch(&batch_doc(first, "2026-11-01", vec![debtor("1", "1.00")]))
+        .await;
     worker.wait_batch(first, 1).await;
 
     rabbitmqctl(&["close_all_connections", "--vhost", &vhost, "test: connection dropped"]).await;
     let second = Uuid::new_v4();
-    worker.publish_batch(&batch_doc(second, "2026-11-01", vec![debtor("2", "2.00")])).await;
+    worker
+        .publish_batch(&batch_doc(second, "2026-11-01", vec![debtor("2", "2.00")]))
+        .await;
 
     let report = worker.wait_batch(second, 1).await;
     assert_eq!(report.accepted, 1);
@@ -120,6 +157,12 @@ async fn the_consumer_reconnects_after_the_broker_drops_its_connection(pool: PgP
 }
 
 async fn rabbitmqctl(args: &[&str]) {
-    let status = Command::new("rabbitmqctl").arg("-q").args(args).stdout(Stdio::null()).status().await.unwrap();
+    let status = Command::new("rabbitmqctl")
+        .arg("-q")
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .unwrap();
     assert!(status.success(), "rabbitmqctl {args:?} failed");
 }

@@ -29,7 +29,9 @@ pub(super) fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
         }
         let line = row.position().map_or(0, |p| start_line(text.as_bytes(), p));
         let cells: Vec<&str> = row.iter().collect();
-        records.push(Record::Row(map.record(&cells, u32::try_from(line).unwrap_or(u32::MAX))));
+        records.push(Record::Row(Box::new(
+            map.record(&cells, u32::try_from(line).unwrap_or(u32::MAX)),
+        )));
     }
     Ok(ParsedFile {
         kind: FileKind::Csv,
@@ -111,6 +113,9 @@ mod row_numbers {
     fn rows_are_numbered_by_the_file_line_they_start_on() {
         assert_eq!(rows_of("ЛС;Долг\r\n1;2\r\n2;3\r\n"), [Some(2), Some(3)]);
         assert_eq!(rows_of("ЛС;Адрес;Долг\n1;\"a\nb\";2\n2;c;3\n"), [Some(2), Some(4)]);
-        assert_eq!(rows_of("ЛС;Адрес;Долг\r\n1;\"a\r\nb\";2\r\n2;c;3\r\n"), [Some(2), Some(4)]);
+        assert_eq!(
+            rows_of("ЛС;Адрес;Долг\r\n1;\"a\r\nb\";2\r\n2;c;3\r\n"),
+            [Some(2), Some(4)]
+        );
     }
 }

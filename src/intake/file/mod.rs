@@ -54,7 +54,7 @@ pub enum FileError {
 /// One record to publish: a row mapped from a table, or a JSON record passed through as sent.
 #[derive(Debug)]
 pub enum Record {
-    Row(RawDebtor),
+    Row(Box<RawDebtor>),
     Json(Box<RawValue>),
 }
 
@@ -151,10 +151,18 @@ fn parse_json(bytes: &[u8]) -> Result<ParsedFile, FileError> {
     }
     let is_list = bytes.iter().copied().find(|b| !b.is_ascii_whitespace()) == Some(b'[');
     let (meta, debtors) = if is_list {
-        (DocumentMeta::default(), serde_json::from_slice::<Vec<Box<RawValue>>>(bytes).map_err(FileError::Json)?)
+        (
+            DocumentMeta::default(),
+            serde_json::from_slice::<Vec<Box<RawValue>>>(bytes).map_err(FileError::Json)?,
+        )
     } else {
         let doc: Doc = serde_json::from_slice(bytes).map_err(FileError::Json)?;
-        let meta = DocumentMeta { batch_id: doc.batch_id, utility: doc.utility, as_of: doc.as_of, campaign: doc.campaign };
+        let meta = DocumentMeta {
+            batch_id: doc.batch_id,
+            utility: doc.utility,
+            as_of: doc.as_of,
+            campaign: doc.campaign,
+        };
         (meta, doc.debtors)
     };
     Ok(ParsedFile {
