@@ -1,4 +1,9 @@
-//! `debtor-notify bench …`: throughput measurements (never assertions in tests).
+//! `debtor-notify bench …`: throughput measurements, printed beside raw probes of the same machine. Targets
+//! live here, never as timed assertions in tests.
+
+mod intake;
+mod parse;
+mod synthetic;
 
 use std::process::ExitCode;
 
@@ -9,10 +14,15 @@ use crate::config::Settings;
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Intake throughput: publish synthetic batches and measure consumer-to-commit debtors/s.
+    /// Intake: publish synthetic batches, time the worker from consume to commit, probe RabbitMQ and PostgreSQL.
     Intake {
         #[arg(long, default_value_t = 1_000_000)]
         debtors: usize,
+    },
+    /// Enqueue's file reading: parse and check a synthetic 1C CSV export.
+    Parse {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
     },
 }
 
@@ -20,11 +30,10 @@ pub enum BenchCommand {
 ///
 /// # Errors
 /// Infrastructure failures.
-pub async fn run(cmd: BenchCommand, _settings: Settings) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<ExitCode> {
     match cmd {
-        BenchCommand::Intake { debtors } => {
-            println!("bench intake --debtors {debtors}: not implemented yet");
-            Ok(ExitCode::FAILURE)
-        }
+        BenchCommand::Intake { debtors } => intake::run(debtors, settings).await?,
+        BenchCommand::Parse { rows } => tokio::task::spawn_blocking(move || parse::run(rows)).await?,
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,10 @@
 //! `8 (912) 345-67-89`, `+7 912 345 67 89`, `79123456789` and `8-912-345-6789` all become `+79123456789`.
 //! One cell may hold several numbers separated by `,`, `;` or `/`.
 
-use std::fmt;
+use std::{
+    fmt,
+    sync::atomic::{AtomicU8, Ordering},
+};
 
 use phonenumber::{Mode, Type, country, metadata::DATABASE};
 
@@ -40,6 +43,20 @@ impl PhoneNumber {
     /// Returns a reason naming the input when it is not a valid number.
     pub fn parse(input: &str) -> Result<Self, String> {
         let trimmed = input.trim();
+        if let Some(national) = fast_national(trimmed) {
+            return match classify_national(&national) {
+                Some(kind) => Ok(Self {
+                    e164: format!("+7{}", std::str::from_utf8(&national).unwrap_or_default()),
+                    kind,
+                }),
+                None => Err(format!("'{trimmed}' is not a valid phone number")),
+            };
+        }
+        Self::parse_with_libphonenumber(trimmed)
+    }
+
+    /// The authoritative path: libphonenumber's parser and metadata.
+    fn parse_with_libphonenumber(trimmed: &str) -> Result<Self, String> {
         let digits = trimmed.chars().filter(char::is_ascii_digit).count();
         let allowed = |c: char| c.is_ascii_digit() || " +-().\u{a0}".contains(c);
         if !(7..=15).contains(&digits) || !trimmed.chars().all(allowed) {
@@ -94,6 +111,66 @@ impl PhoneNumber {
     #[must_use]
     pub fn masked(&self) -> String {
         super::mask::mask_tail(&self.e164, 4)
+    }
+}
+
+/// Validity and type of a +7 number with a 10-digit national number depend only on its first five digits in
+/// libphonenumber's metadata (RU patterns use three, KZ fixed-line patterns up to five, then `\d{n}` to length
+/// 10). So each five-digit prefix is classified once by libphonenumber and remembered:
+/// 0 = not yet known, 1 = invalid, 2 = mobile, 3 = fixed. The property test below checks the equivalence.
+static PREFIX_CLASS: [AtomicU8; 100_000] = [const { AtomicU8::new(0) }; 100_000];
+
+/// The 10-digit national number of the unambiguous +7 shapes: `+7` and 10 digits, `8` (not `810`) or `7` and
+/// 10 digits, or
+/// 10 digits starting with 3, 4 or 9. Other shapes go to libphonenumber.
+fn fast_national(input: &str) -> Option<[u8; 10]> {
+    let (plus, rest) = match input.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, input),
+    };
+    let mut digits = [0u8; 11];
+    let mut n = 0;
+    for b in rest.bytes() {
+        match b {
+            b'0'..=b'9' if n < 11 => {
+                digits[n] = b;
+                n += 1;
+            }
+            b' ' | b'-' | b'(' | b')' | b'.' => {}
+            _ => return None,
+        }
+    }
+    let national = match (plus, n, digits[0]) {
+        // `810…` is Russia's international call prefix, not a national number: libphonenumber decides.
+        (false, 11, b'8') if digits[1..3] == *b"10" => return None,
+        (true, 11, b'7') | (false, 11, b'7' | b'8') => &digits[1..11],
+        (false, 10, b'3' | b'4' | b'9') => &digits[..10],
+        _ => return None,
+    };
+    national.try_into().ok()
+}
+
+fn classify_national(national: &[u8; 10]) -> Option<PhoneKind> {
+    let prefix = national[..5]
+        .iter()
+        .fold(0usize, |acc, d| acc * 10 + usize::from(d - b'0'));
+    let class = match PREFIX_CLASS[prefix].load(Ordering::Relaxed) {
+        0 => {
+            let e164 = format!("+7{}", std::str::from_utf8(national).unwrap_or_default());
+            let class = match PhoneNumber::parse_with_libphonenumber(&e164) {
+                Ok(p) if p.kind == PhoneKind::Mobile => 2,
+                Ok(_) => 3,
+                Err(_) => 1,
+            };
+            PREFIX_CLASS[prefix].store(class, Ordering::Relaxed);
+            class
+        }
+        known => known,
+    };
+    match class {
+        2 => Some(PhoneKind::Mobile),
+        3 => Some(PhoneKind::Fixed),
+        _ => None,
     }
 }
 
@@ -178,6 +255,23 @@ mod tests {
                 let got = PhoneNumber::parse(&shape);
                 prop_assert_eq!(got.as_ref(), Ok(&expected));
             }
+        }
+
+        #[test]
+        fn the_prefix_cache_agrees_with_libphonenumber(
+            national in "[0-9]{10}",
+            shape in 0usize..5,
+        ) {
+            let input = match shape {
+                0 => format!("+7{national}"),
+                1 => format!("8{national}"),
+                2 => format!("7{national}"),
+                3 => format!("8 ({}) {}-{}", &national[..3], &national[3..6], &national[6..]),
+                _ => national.clone(),
+            };
+            let fast = PhoneNumber::parse(&input).map(|p| (p.e164, p.kind)).ok();
+            let slow = PhoneNumber::parse_with_libphonenumber(&input).map(|p| (p.e164, p.kind)).ok();
+            prop_assert_eq!(fast, slow, "input {}", input);
         }
 
         #[test]

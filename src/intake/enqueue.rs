@@ -58,28 +58,49 @@ pub fn derive_batch_id(utility: &str, content: &[u8]) -> Uuid {
     uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
-/// Validates every record as the worker will (the zone defaults to the record's own or Moscow for the check).
+/// Validates every record as the worker will (the zone defaults to the record's own or Moscow for the check),
+/// on all cores.
 #[must_use]
 pub fn check(file: &ParsedFile, as_of: NaiveDate) -> CheckSummary {
     let ctx = RecordContext {
         default_timezone: chrono_tz::Europe::Moscow,
         as_of,
     };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(8);
+    let chunk = file.records.len().div_ceil(threads).max(1);
+    let checked: Vec<Vec<Checked>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = file
+            .records
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|r| check_one(r, &ctx)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
     let mut summary = CheckSummary {
         rows_read: file.records.len(),
         ..CheckSummary::default()
     };
     let mut seen = HashSet::with_capacity(file.records.len());
-    for (i, record) in file.records.iter().enumerate() {
-        let (row, problems, warnings) = check_one(record, &ctx, &mut seen);
-        let place = row.map_or_else(|| format!("record {i}"), |r| format!("row {r}"));
-        if problems.is_empty() {
+    for (i, mut c) in checked.into_iter().flatten().enumerate() {
+        if let Some(account) = c.account.take()
+            && !seen.insert(account.clone())
+        {
+            c.problems.push(format!("account: duplicate account {account} in file"));
+        }
+        if c.problems.is_empty() {
             summary.valid += 1;
-            summary.warnings += warnings.len();
+            summary.warnings += c.warnings;
             continue;
         }
         summary.rejected += 1;
-        for p in problems
+        let place = c.row.map_or_else(|| format!("record {i}"), |r| format!("row {r}"));
+        for p in c
+            .problems
             .into_iter()
             .take(FIRST_REASONS.saturating_sub(summary.first_reasons.len()))
         {
@@ -89,35 +110,44 @@ pub fn check(file: &ParsedFile, as_of: NaiveDate) -> CheckSummary {
     summary
 }
 
-fn check_one(
-    record: &Record,
-    ctx: &RecordContext,
-    seen: &mut HashSet<String>,
-) -> (Option<u32>, Vec<String>, Vec<String>) {
+/// The outcome of checking one record.
+struct Checked {
+    row: Option<u32>,
+    /// Set for valid records, for the duplicate check.
+    account: Option<String>,
+    problems: Vec<String>,
+    warnings: usize,
+}
+
+fn check_one(record: &Record, ctx: &RecordContext) -> Checked {
     let raw = match record {
         Record::Row(r) => std::borrow::Cow::Borrowed(r.as_ref()),
         Record::Json(v) => match decode_record(v) {
             Ok(r) => std::borrow::Cow::Owned(r),
-            Err(e) => return (None, vec![format!("{}: {}", e.field, e.reason)], Vec::new()),
+            Err(e) => {
+                return Checked {
+                    row: None,
+                    account: None,
+                    problems: vec![format!("{}: {}", e.field, e.reason)],
+                    warnings: 0,
+                };
+            }
         },
     };
     let row = raw.source_row;
     match validate_debtor(&raw, ctx) {
-        Err(errors) => (
+        Err(errors) => Checked {
             row,
-            errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect(),
-            Vec::new(),
-        ),
-        Ok((valid, _)) if !seen.insert(valid.account.clone()) => (
+            account: None,
+            problems: errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect(),
+            warnings: 0,
+        },
+        Ok((valid, warnings)) => Checked {
             row,
-            vec![format!("account: duplicate account {} in file", valid.account)],
-            Vec::new(),
-        ),
-        Ok((_, warnings)) => (
-            row,
-            Vec::new(),
-            warnings.iter().map(|w| format!("{}: {}", w.field, w.reason)).collect(),
-        ),
+            account: Some(valid.account),
+            problems: Vec::new(),
+            warnings: warnings.len(),
+        },
     }
 }
 

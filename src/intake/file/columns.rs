@@ -110,13 +110,13 @@ impl ColumnMap {
 
     /// Builds a record from one row's cells (already text). `source_row` is the file row, for reports.
     #[must_use]
-    pub fn record(&self, cells: &[&str], source_row: u32) -> RawDebtor {
+    pub fn record<'a>(&self, cells: impl Fn(usize) -> Option<&'a str>, source_row: u32) -> RawDebtor {
         let mut r = RawDebtor {
             source_row: Some(source_row),
             ..RawDebtor::default()
         };
         for &(i, field) in &self.columns {
-            let cell = cells.get(i).map_or("", |c| c.trim());
+            let cell = cells(i).map_or("", str::trim);
             if cell.is_empty() {
                 continue;
             }
@@ -200,7 +200,7 @@ mod tests {
             "водоотведение: 2 868,91; отопление: 804,63",
             "нет",
         ];
-        let r = map.record(&cells, 2);
+        let r = map.record(|i| cells.get(i).copied(), 2);
         assert_eq!(r.debt_total.as_deref(), Some("2726.36"));
         assert_eq!(r.last_payment_date.as_deref(), Some("2026-01-19"));
         assert_eq!(r.services.len(), 2);
@@ -230,6 +230,9 @@ mod tests {
     #[test]
     fn unparseable_values_are_kept_raw_for_validation_to_reject() {
         let map = ColumnMap::from_header(&header(&["ЛС", "Долг"])).unwrap();
-        assert_eq!(map.record(&["1", "abc"], 2).debt_total.as_deref(), Some("abc"));
+        assert_eq!(
+            map.record(|i| ["1", "abc"].get(i).copied(), 2).debt_total.as_deref(),
+            Some("abc")
+        );
     }
 }

@@ -21,17 +21,16 @@ pub(super) fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
     };
     let header: Vec<String> = header.iter().map(ToOwned::to_owned).collect();
     let map = ColumnMap::from_header(&header)?;
-    let mut records = Vec::new();
-    for row in rows {
-        let row: StringRecord = row.map_err(csv_error)?;
+    drop(rows);
+    let mut records = Vec::with_capacity(text.len() / 160);
+    let mut row = StringRecord::new();
+    while reader.read_record(&mut row).map_err(csv_error)? {
         if row.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
         let line = row.position().map_or(0, |p| start_line(text.as_bytes(), p));
-        let cells: Vec<&str> = row.iter().collect();
-        records.push(Record::Row(Box::new(
-            map.record(&cells, u32::try_from(line).unwrap_or(u32::MAX)),
-        )));
+        let record = map.record(|i| row.get(i), u32::try_from(line).unwrap_or(u32::MAX));
+        records.push(Record::Row(Box::new(record)));
     }
     Ok(ParsedFile {
         kind: FileKind::Csv,

@@ -21,10 +21,11 @@ pub(super) fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
         if texts.iter().all(|t| t.trim().is_empty()) {
             continue;
         }
-        let cells: Vec<&str> = texts.iter().map(String::as_str).collect();
         // Worksheet rows are 1-based; the header is `first_row + 1`.
         let source_row = first_row + u32::try_from(i).unwrap_or(u32::MAX) + 2;
-        records.push(Record::Row(Box::new(map.record(&cells, source_row))));
+        records.push(Record::Row(Box::new(
+            map.record(|c| texts.get(c).map(String::as_str), source_row),
+        )));
     }
     Ok(ParsedFile {
         kind: FileKind::Xlsx,
