@@ -83,7 +83,7 @@ async fn measure(debtors: usize, settings: &Settings, pool: &PgPool) -> anyhow::
             .bind(batch_id)
             .fetch_one(pool)
             .await?;
-    let committed: i64 = sqlx::query_scalar("select accepted from batch where batch_id = $1")
+    let committed: i32 = sqlx::query_scalar("select accepted from batch where batch_id = $1")
         .bind(batch_id)
         .fetch_one(pool)
         .await?;
@@ -171,6 +171,7 @@ async fn run_worker(settings: &Settings, pool: &PgPool, batch_id: Uuid, parts: u
         .context("start the worker")?;
     let pid = child.id().context("worker pid")?;
     let started = Instant::now();
+    let (busy0, total0) = machine_cpu();
     let mut peak = 0;
     loop {
         peak = peak.max(rss_kib(pid));
@@ -189,6 +190,14 @@ async fn run_worker(settings: &Settings, pool: &PgPool, batch_id: Uuid, parts: u
     }
     let wall = started.elapsed().as_secs_f64();
     peak = peak.max(hwm_kib(pid));
+    let (busy, total) = machine_cpu();
+    let (busy, total) = (busy - busy0, total - total0);
+    println!(
+        "  CPU during the run: worker {:.2} s, whole machine {:.0} % busy of {} cores",
+        process_cpu_secs(pid),
+        100.0 * busy as f64 / total.max(1) as f64,
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
     let _ = tokio::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
@@ -206,6 +215,32 @@ fn proc_status_kib(pid: u32, key: &str) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// utime + stime of a process, seconds (USER_HZ = 100 on Linux).
+fn process_cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of /proc/PID/stat (1-based); after the name, field 3 (state) is at index 0.
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (field(11) + field(12)) as f64 / 100.0
+}
+
+/// (busy, total) jiffies of all CPUs from /proc/stat.
+fn machine_cpu() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let values: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = values.iter().sum();
+    let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
+    (total - idle, total)
 }
 
 fn rss_kib(pid: u32) -> u64 {

@@ -78,13 +78,10 @@ pub enum StoreOutcome {
 /// Database failures; nothing is committed then.
 pub async fn store_part(pool: &PgPool, part: &PartToStore) -> Result<StoreOutcome, StorageError> {
     let mut tx = pool.begin().await?;
+    // `do nothing` takes no lock on an existing row: parts of one batch stay concurrent.
     sqlx::query(
         "insert into batch (batch_id, utility_id, as_of, campaign, status, parts_expected)
-         values ($1, $2, $3, $4, 'receiving', $5)
-         on conflict (batch_id) do update
-           set status = 'receiving', as_of = excluded.as_of, parts_expected = excluded.parts_expected
-           -- A batch rejected earlier (unknown utility) is accepted when resent after registration.
-           where batch.status = 'rejected' and batch.parts_received = 0 and batch.utility_id = excluded.utility_id",
+         values ($1, $2, $3, $4, 'receiving', $5) on conflict (batch_id) do nothing",
     )
     .bind(part.batch_id)
     .bind(&part.utility_id)
@@ -93,12 +90,24 @@ pub async fn store_part(pool: &PgPool, part: &PartToStore) -> Result<StoreOutcom
     .bind(part.parts_expected)
     .execute(&mut *tx)
     .await?;
-    let owner: String = sqlx::query_scalar("select utility_id from batch where batch_id = $1")
+    let (owner, status): (String, String) = sqlx::query_as("select utility_id, status from batch where batch_id = $1")
         .bind(part.batch_id)
         .fetch_one(&mut *tx)
         .await?;
     if owner != part.utility_id {
         return Ok(StoreOutcome::BatchOwnedByOtherUtility);
+    }
+    if status == "rejected" {
+        // Rejected earlier (unknown utility) and resent after the utility was registered.
+        sqlx::query(
+            "update batch set status = 'receiving', as_of = $2, parts_expected = $3
+             where batch_id = $1 and status = 'rejected' and parts_received = 0",
+        )
+        .bind(part.batch_id)
+        .bind(part.as_of)
+        .bind(part.parts_expected)
+        .execute(&mut *tx)
+        .await?;
     }
     let rejected_records = count_rejected(&part.errors);
     let accepted = i32::try_from(part.debtors.len()).unwrap_or(i32::MAX);

@@ -265,6 +265,7 @@ async fn a_message_over_the_size_limit_is_dead_lettered_unread(pool: PgPool) {
 async fn a_batch_in_several_parts_completes_when_every_part_is_in(pool: PgPool) {
     let worker = Worker::start(pool.clone()).await;
     let batch_id = Uuid::new_v4();
+    // Parts in order, so the second copy of account 2 is the one in part 1.
     for (index, accounts) in [(0u32, ["1", "2"]), (1, ["3", "2"])] {
         let mut doc = batch_doc(
             batch_id,
@@ -273,6 +274,8 @@ async fn a_batch_in_several_parts_completes_when_every_part_is_in(pool: PgPool) 
         );
         doc["part"] = serde_json::json!({"index": index, "count": 2, "offset": index * 2});
         worker.publish_batch(&doc).await;
+        let received = worker.wait_batch(batch_id, index as i32 + 1).await;
+        assert_eq!(received.status, if index == 0 { "receiving" } else { "completed" });
     }
 
     let report = worker.wait_batch(batch_id, 2).await;
