@@ -58,8 +58,8 @@ fn normalise(header: &str) -> String {
 /// Errors in a file's header.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
-    #[error("required column '{0}' is missing (see docs/schema/file-columns.md for accepted names)")]
-    Missing(&'static str),
+    #[error("required column '{0}' is missing; found: {1} (accepted names: docs/schema/file-columns.md)")]
+    Missing(&'static str, String),
     #[error("columns '{0}' and '{1}' both map to the same field")]
     Ambiguous(String, String),
 }
@@ -102,7 +102,7 @@ impl ColumnMap {
             (Field::DebtTotal, "Сумма долга / debt_total"),
         ] {
             if !columns.iter().any(|(_, f)| *f == field) {
-                return Err(HeaderError::Missing(name));
+                return Err(HeaderError::Missing(name, header.join(" | ")));
             }
         }
         Ok(Self { columns, ignored })
@@ -219,7 +219,7 @@ mod tests {
     fn a_header_without_the_account_column_is_refused() {
         assert!(matches!(
             ColumnMap::from_header(&header(&["ФИО", "Долг"])),
-            Err(HeaderError::Missing(_))
+            Err(HeaderError::Missing(..))
         ));
         assert!(matches!(
             ColumnMap::from_header(&header(&["ЛС", "account", "Долг"])),
