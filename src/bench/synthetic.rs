@@ -67,7 +67,7 @@ pub fn json_record(i: usize) -> serde_json::Value {
         "months_overdue": i % 24 + 1,
         "services": [{"service": SERVICES[i % SERVICES.len()], "debt": rub(k, '.')}],
         "last_payment_date": format!("2026-{:02}-{:02}", i % 10 + 1, i % 28 + 1),
-        "agreement_active": i % 17 == 0
+        "agreement_active": i.is_multiple_of(17)
     })
 }
 
@@ -90,6 +90,6 @@ pub fn csv_line(i: usize, out: &mut String) {
         i % 10 + 1,
         SERVICES[i % SERVICES.len()],
         rub(k, ','),
-        if i % 17 == 0 { "да" } else { "нет" }
+        if i.is_multiple_of(17) { "да" } else { "нет" }
     );
 }
