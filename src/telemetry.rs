@@ -27,3 +27,31 @@ pub fn init(settings: &TelemetrySettings) {
     // A subscriber may already be installed (tests); that is fine.
     let _ = result;
 }
+
+/// An error and its causes as `outer: inner: root`, using `Display` only.
+///
+/// `Debug` of database errors carries the failing row (personal data), so logs use this instead.
+#[must_use]
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_chain_lists_every_cause() {
+        let io = std::io::Error::other("disk gone");
+        let e = crate::storage::StorageError::Database(sqlx::Error::Io(io));
+        assert_eq!(
+            super::error_chain(&e),
+            "database error: error communicating with database: disk gone"
+        );
+    }
+}

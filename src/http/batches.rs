@@ -63,8 +63,12 @@ async fn upload(
     request: Request,
 ) -> Result<(StatusCode, Json<UploadAccepted>), ApiError> {
     let (name, bytes) = read_upload(request, &mut query).await?;
-    let content_type_kind = file::detect_kind(&name, &bytes);
-    let parsed = file::parse(content_type_kind, &bytes)?;
+    // Parsing and checking are CPU-bound (seconds for a big export): keep them off the async workers.
+    let (parsed, bytes) = tokio::task::spawn_blocking(move || {
+        let kind = file::detect_kind(&name, &bytes);
+        file::parse(kind, &bytes).map(|p| (p, bytes))
+    })
+    .await??;
     let utility = match (parsed.meta.utility.clone(), query.utility.clone()) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError::Unprocessable(format!(
@@ -96,7 +100,11 @@ async fn upload(
         campaign: parsed.meta.campaign.clone().or(query.campaign.clone()),
         chunk_size: state.settings.intake.chunk_size,
     };
-    let summary = check(&parsed, as_of);
+    let (parsed, summary) = tokio::task::spawn_blocking(move || {
+        let summary = check(&parsed, as_of);
+        (parsed, summary)
+    })
+    .await?;
     let parts = if query.dry_run {
         0
     } else {

@@ -26,6 +26,8 @@ pub enum ApiError {
     Broker(#[from] QueueError),
     #[error("internal error")]
     Storage(#[from] StorageError),
+    #[error("internal error")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl From<FileError> for ApiError {
@@ -47,10 +49,10 @@ impl IntoResponse for ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Broker(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Storage(_) | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
-            tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
+            tracing::error!(error = %crate::telemetry::error_chain(&self), "request failed");
         }
         let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
         if status == StatusCode::UNAUTHORIZED {

@@ -28,6 +28,7 @@ use super::process::{Incoming, Verdict, process_message};
 use crate::{
     config::Settings,
     queue::{QueueError, connect, topology},
+    telemetry::error_chain,
 };
 
 /// Everything a consumer needs.
@@ -54,7 +55,7 @@ impl IntakeWorker {
             match self.consume_until_lost(&token, &mut delay, initial).await {
                 Ok(()) => break,
                 Err(e) => {
-                    warn!(error = %e, cause = ?std::error::Error::source(&e), retry_in_ms = delay.as_millis() as u64, "intake consumer lost the broker; reconnecting");
+                    warn!(error = %error_chain(&e), retry_in_ms = delay.as_millis() as u64, "intake consumer lost the broker; reconnecting");
                     tokio::select! {
                         () = token.cancelled() => break,
                         () = tokio::time::sleep(delay) => {}
@@ -203,10 +204,10 @@ impl IntakeWorker {
             match process_message(&self.pool, intake, incoming.clone()).await {
                 Ok(verdict) => return Some(verdict),
                 Err(e) if e.is_transient() => {
-                    warn!(attempt, error = %e, cause = ?std::error::Error::source(&e), "database unavailable while storing a batch part");
+                    warn!(attempt, error = %error_chain(&e), "database unavailable while storing a batch part");
                 }
                 Err(e) => {
-                    error!(error = %e, cause = ?std::error::Error::source(&e), "database refused a batch part");
+                    error!(error = %error_chain(&e), "database refused a batch part");
                     let reason = format!(
                         "database refused the batch: {}",
                         std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string)
