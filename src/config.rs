@@ -178,7 +178,32 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Environment that makes a child `debtor-notify` process use this database and these broker names.
+    #[must_use]
+    pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        let a = &self.amqp;
+        vec![
+            ("DATABASE_URL", self.database.url.expose().to_owned()),
+            ("AMQP_URL", a.url.expose().to_owned()),
+            ("DEBTOR_NOTIFY__AMQP__INTAKE_EXCHANGE", a.intake_exchange.clone()),
+            ("DEBTOR_NOTIFY__AMQP__BATCH_QUEUE", a.batch_queue.clone()),
+            ("DEBTOR_NOTIFY__AMQP__DEAD_EXCHANGE", a.dead_exchange.clone()),
+            ("DEBTOR_NOTIFY__AMQP__DEAD_QUEUE", a.dead_queue.clone()),
+        ]
+    }
+}
+
 impl AmqpSettings {
+    /// Renames every exchange and queue to `{prefix}.intake`, `{prefix}.batches`, `{prefix}.dead`: a scratch
+    /// topology for tests and benchmarks that cannot touch the real one.
+    pub fn use_prefix(&mut self, prefix: &str) {
+        self.intake_exchange = format!("{prefix}.intake");
+        self.batch_queue = format!("{prefix}.batches");
+        self.dead_exchange = format!("{prefix}.dead");
+        self.dead_queue = format!("{prefix}.dead");
+    }
+
     /// First and longest reconnect delays.
     #[must_use]
     pub fn reconnect_backoff(&self) -> (Duration, Duration) {

@@ -12,7 +12,7 @@ use debtor_notify::{
 };
 use lapin::{
     BasicProperties,
-    options::{BasicPublishOptions, QueueDeleteOptions},
+    options::BasicPublishOptions,
     types::{AMQPValue, FieldTable, LongString},
 };
 use sqlx::PgPool;
@@ -87,10 +87,7 @@ async fn scratch() -> (Settings, PgPool, String) {
     let root = url.rsplit_once('/').map_or(url.as_str(), |(r, _)| r);
     s.database.url = Secret::new(format!("{root}/{db}"));
     s.database.acquire_timeout_secs = 2;
-    s.amqp.intake_exchange = format!("outage.{tag}.intake");
-    s.amqp.batch_queue = format!("outage.{tag}.batches");
-    s.amqp.dead_exchange = format!("outage.{tag}.dead");
-    s.amqp.dead_queue = format!("outage.{tag}.dead");
+    s.amqp.use_prefix(&format!("outage.{tag}"));
     s.amqp.reconnect_initial_ms = 200;
     s.amqp.reconnect_max_ms = 2000;
     s.intake.db_retry_initial_ms = 200;
@@ -190,16 +187,9 @@ async fn rabbitmq(args: &[&str]) {
 async fn cleanup(settings: &Settings, admin: &PgPool, db: &str) {
     if let Ok(conn) = queue::connect(settings.amqp.url.expose()).await {
         let channel = conn.create_channel().await.unwrap();
-        for q in [&settings.amqp.batch_queue, &settings.amqp.dead_queue] {
-            let _ = channel
-                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
+        topology::delete(&channel, &settings.amqp).await;
         let _ = conn.close(200, "done".into()).await;
     }
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {db} with (force)"
-    )))
-    .execute(admin)
-    .await;
+    let drop = format!("drop database if exists {db} with (force)");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(admin).await;
 }

@@ -13,7 +13,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use lapin::{
-    options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ExchangeDeleteOptions, QueueDeleteOptions},
+    options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeleteOptions},
     types::FieldTable,
 };
 use sqlx::PgPool;
@@ -57,10 +57,7 @@ async fn scratch(base: &Settings, tag: &str) -> anyhow::Result<(Settings, PgPool
     let url = base.database.url.expose();
     let root = url.rsplit_once('/').map_or(url, |(r, _)| r);
     s.database.url = Secret::new(format!("{root}/{db}"));
-    s.amqp.intake_exchange = format!("bench.{tag}.intake");
-    s.amqp.batch_queue = format!("bench.{tag}.batches");
-    s.amqp.dead_exchange = format!("bench.{tag}.dead");
-    s.amqp.dead_queue = format!("bench.{tag}.dead");
+    s.amqp.use_prefix(&format!("bench.{tag}"));
     let pool = storage::connect(&s.database)?;
     storage::migrate(&pool).await?;
     storage::utility::insert_utility(&pool, UTILITY, "Bench", "Asia/Yekaterinburg").await?;
@@ -154,15 +151,9 @@ async fn publish_batch(
 
 /// Starts `serve` (intake only) and waits for every part; returns wall seconds and peak RSS in KiB.
 async fn run_worker(settings: &Settings, pool: &PgPool, batch_id: Uuid, parts: usize) -> anyhow::Result<(f64, u64)> {
-    let a = &settings.amqp;
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .arg("serve")
-        .env("DATABASE_URL", settings.database.url.expose())
-        .env("AMQP_URL", a.url.expose())
-        .env("DEBTOR_NOTIFY__AMQP__INTAKE_EXCHANGE", &a.intake_exchange)
-        .env("DEBTOR_NOTIFY__AMQP__BATCH_QUEUE", &a.batch_queue)
-        .env("DEBTOR_NOTIFY__AMQP__DEAD_EXCHANGE", &a.dead_exchange)
-        .env("DEBTOR_NOTIFY__AMQP__DEAD_QUEUE", &a.dead_queue)
+        .envs(settings.child_env())
         .env("DEBTOR_NOTIFY__SERVE__ROLES", "intake")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -351,22 +342,9 @@ async fn cleanup(settings: &Settings, admin: &PgPool, tag: &str) {
     if let Ok(conn) = queue::connect(settings.amqp.url.expose()).await
         && let Ok(channel) = conn.create_channel().await
     {
-        let a = &settings.amqp;
-        for q in [&a.batch_queue, &a.dead_queue] {
-            let _ = channel
-                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for e in [&a.intake_exchange, &a.dead_exchange] {
-            let _ = channel
-                .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
-        }
+        topology::delete(&channel, &settings.amqp).await;
         let _ = conn.close(200, "done".into()).await;
     }
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists debtor_notify_bench_{tag} with (force)"
-    )))
-    .execute(admin)
-    .await;
+    let drop = format!("drop database if exists debtor_notify_bench_{tag} with (force)");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(admin).await;
 }

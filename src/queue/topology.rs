@@ -7,7 +7,9 @@
 
 use lapin::{
     Channel, ExchangeKind,
-    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
+    options::{
+        ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    },
     types::{AMQPValue, FieldTable, LongString},
 };
 
@@ -80,6 +82,21 @@ pub async fn declare(channel: &Channel, amqp: &AmqpSettings) -> Result<(), Queue
         .await
         .map_err(QueueError::amqp("bind batch queue"))?;
     Ok(())
+}
+
+/// Deletes the queues and exchanges [`declare`] creates (scratch topologies of tests and benchmarks).
+/// Failures are ignored: what is already gone needs no deleting.
+pub async fn delete(channel: &Channel, amqp: &AmqpSettings) {
+    for queue in [&amqp.batch_queue, &amqp.dead_queue] {
+        let _ = channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
+    for exchange in [&amqp.intake_exchange, &amqp.dead_exchange] {
+        let _ = channel
+            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
+    }
 }
 
 /// An AMQP long-string header value.

@@ -11,7 +11,7 @@ use debtor_notify::{
 use futures_util::StreamExt;
 use lapin::{
     BasicProperties,
-    options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ExchangeDeleteOptions, QueueDeleteOptions},
+    options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions},
     types::{AMQPValue, FieldTable, LongString},
 };
 use sqlx::PgPool;
@@ -26,10 +26,7 @@ pub fn test_settings(pool: &PgPool) -> Settings {
     let mut s = Settings::load(None).expect("configuration loads");
     let id = Uuid::new_v4().simple().to_string();
     let tag = &id[..12];
-    s.amqp.intake_exchange = format!("test.{tag}.intake");
-    s.amqp.batch_queue = format!("test.{tag}.batches");
-    s.amqp.dead_exchange = format!("test.{tag}.dead");
-    s.amqp.dead_queue = format!("test.{tag}.dead");
+    s.amqp.use_prefix(&format!("test.{tag}"));
     s.amqp.reconnect_initial_ms = 100;
     s.amqp.reconnect_max_ms = 1000;
     s.intake.db_retry_initial_ms = 50;
@@ -172,19 +169,8 @@ async fn delete_topology(settings: &Settings) {
     let Ok(conn) = queue::connect(settings.amqp.url.expose()).await else {
         return;
     };
-    let Ok(channel) = conn.create_channel().await else {
-        return;
-    };
-    let a = &settings.amqp;
-    for q in [&a.batch_queue, &a.dead_queue] {
-        let _ = channel
-            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-    for e in [&a.intake_exchange, &a.dead_exchange] {
-        let _ = channel
-            .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
+    if let Ok(channel) = conn.create_channel().await {
+        topology::delete(&channel, &settings.amqp).await;
     }
     let _ = conn.close(200, "done".into()).await;
 }

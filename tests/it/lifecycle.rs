@@ -13,13 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_debtor-notify");
 /// The binary with the test's database and broker names in its environment.
 fn command(settings: &debtor_notify::config::Settings) -> Command {
     let mut cmd = Command::new(BIN);
-    let a = &settings.amqp;
-    cmd.env("DATABASE_URL", settings.database.url.expose())
-        .env("AMQP_URL", a.url.expose())
-        .env("DEBTOR_NOTIFY__AMQP__INTAKE_EXCHANGE", &a.intake_exchange)
-        .env("DEBTOR_NOTIFY__AMQP__BATCH_QUEUE", &a.batch_queue)
-        .env("DEBTOR_NOTIFY__AMQP__DEAD_EXCHANGE", &a.dead_exchange)
-        .env("DEBTOR_NOTIFY__AMQP__DEAD_QUEUE", &a.dead_queue)
+    cmd.envs(settings.child_env())
         .env("DEBTOR_NOTIFY__SERVE__ROLES", "intake")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
