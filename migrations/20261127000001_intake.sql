@@ -1,4 +1,9 @@
 -- Intake: tenants, batches, rejected input, debtors, their phones and debt snapshots.
+--
+-- The three hot tables (debtor, phone, debt_snapshot) carry no foreign keys: a million-row import spends ~75 % of
+-- its insert time in per-row FK checks (measured: 100k snapshot rows 1.18 s with FKs, 0.25 s without). Their
+-- parents are created or looked up in the same transaction by storage::intake::store_part, the only writer, and
+-- rows are never deleted yet; the relations are kept as indexed columns and documented here.
 
 -- A utility (ОКК/РСО) is a tenant; its batches are accepted only once it is registered.
 create table utility (
@@ -68,7 +73,8 @@ create unique index intake_error_message_digest_key on intake_error (message_dig
 -- A debtor: one account (лицевой счёт) of one utility.
 create table debtor (
     debtor_id       bigint generated always as identity primary key,
-    utility_id      text not null references utility (utility_id),
+    -- → utility.utility_id (checked by the intake worker before any write).
+    utility_id      text not null,
     account         text not null,
     full_name       text,
     address         text,
@@ -84,7 +90,8 @@ create table debtor (
 
 -- Phone numbers of a debtor, E.164, with where they came from.
 create table phone (
-    debtor_id          bigint not null references debtor (debtor_id) on delete cascade,
+    -- → debtor.debtor_id
+    debtor_id          bigint not null,
     e164               text not null check (e164 ~ '^\+[1-9][0-9]{6,14}$'),
     kind               text not null check (kind in ('mobile', 'fixed')),
     -- How the number was obtained (126-ФЗ ст.44.1 needs a source for SMS): 'billing' = utility's batch.
@@ -99,8 +106,9 @@ create table phone (
 
 -- What a debtor owed according to one batch. History is kept; debtor.current_batch_id names the current one.
 create table debt_snapshot (
-    debtor_id         bigint not null references debtor (debtor_id) on delete cascade,
-    batch_id          uuid not null references batch (batch_id),
+    -- → debtor.debtor_id and batch.batch_id
+    debtor_id         bigint not null,
+    batch_id          uuid not null,
     as_of             date not null,
     debt_total        numeric(14, 2) not null check (debt_total >= 0),
     penalty           numeric(14, 2) not null check (penalty >= 0),

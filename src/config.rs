@@ -171,6 +171,11 @@ impl Settings {
         if self.intake.chunk_size == 0 || self.intake.chunk_size > 10_000 {
             return Err(ConfigError::Invalid("intake.chunk_size must be 1..=10000"));
         }
+        if (self.database.max_connections as usize) <= self.intake.concurrency {
+            return Err(ConfigError::Invalid(
+                "database.max_connections must be > intake.concurrency",
+            ));
+        }
         if usize::from(self.amqp.prefetch) < self.intake.concurrency {
             return Err(ConfigError::Invalid("amqp.prefetch must be >= intake.concurrency"));
         }
