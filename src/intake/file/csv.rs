@@ -9,28 +9,34 @@ use super::{ColumnMap, DocumentMeta, FileError, FileKind, ParsedFile, Record};
 pub(super) fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
     let (text, encoding) = decode(bytes);
     let delimiter = detect_delimiter(&text);
-    let mut reader = ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    let mut rows = reader.records();
-    let header = match rows.next() {
-        Some(row) => row.map_err(csv_error)?,
-        None => return Err(FileError::Empty),
-    };
+    let mut reader = reader(delimiter, text.as_bytes());
+    let mut header = StringRecord::new();
+    if !reader.read_record(&mut header).map_err(|e| csv_error(e, 0))? {
+        return Err(FileError::Empty);
+    }
     let header: Vec<String> = header.iter().map(ToOwned::to_owned).collect();
     let map = ColumnMap::from_header(&header)?;
-    drop(rows);
+    let body_start = usize::try_from(reader.position().byte())
+        .unwrap_or(text.len())
+        .min(text.len());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(8);
+    let chunks = split_records(text.as_bytes(), body_start, threads);
+    // Rows are parsed and mapped on all cores, each chunk starting at a record boundary.
+    let parsed: Vec<Result<Vec<Record>, FileError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| scope.spawn(|| parse_chunk(&text, chunk, delimiter, &map)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
     let mut records = Vec::with_capacity(text.len() / 160);
-    let mut row = StringRecord::new();
-    while reader.read_record(&mut row).map_err(csv_error)? {
-        if row.iter().all(|c| c.trim().is_empty()) {
-            continue;
-        }
-        let line = row.position().map_or(0, |p| start_line(text.as_bytes(), p));
-        let record = map.record(|i| row.get(i), u32::try_from(line).unwrap_or(u32::MAX));
-        records.push(Record::Row(Box::new(record)));
+    for chunk in parsed {
+        records.extend(chunk?);
     }
     Ok(ParsedFile {
         kind: FileKind::Csv,
@@ -41,6 +47,85 @@ pub(super) fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
     })
 }
 
+fn reader(delimiter: u8, bytes: &[u8]) -> csv::Reader<&[u8]> {
+    ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(bytes)
+}
+
+/// A byte range of whole records and the number of line breaks before it.
+struct Chunk {
+    start: usize,
+    end: usize,
+    lines_before: u64,
+}
+
+/// Splits `text[body_start..]` into about `parts` ranges at line breaks outside quotes. With unbalanced quotes
+/// (a malformed file) the body stays one range, so the reader reports the problem as it would sequentially.
+fn split_records(text: &[u8], body_start: usize, parts: usize) -> Vec<Chunk> {
+    let newlines = |range: &[u8]| range.iter().filter(|b| **b == b'\n').count() as u64;
+    let mut lines_before = newlines(&text[..body_start]);
+    let whole = vec![Chunk {
+        start: body_start,
+        end: text.len(),
+        lines_before,
+    }];
+    let step = (text.len() - body_start) / parts.max(1);
+    if parts <= 1 || step < 64 * 1024 {
+        return whole;
+    }
+    let mut chunks = Vec::with_capacity(parts);
+    let (mut start, mut in_quotes, mut chunk_lines) = (body_start, false, 0u64);
+    for (i, b) in text.iter().enumerate().skip(body_start) {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'\n' => {
+                chunk_lines += 1;
+                if !in_quotes && i + 1 - start >= step && chunks.len() + 1 < parts {
+                    chunks.push(Chunk {
+                        start,
+                        end: i + 1,
+                        lines_before,
+                    });
+                    lines_before += chunk_lines;
+                    (start, chunk_lines) = (i + 1, 0);
+                }
+            }
+            _ => {}
+        }
+    }
+    if in_quotes {
+        return whole;
+    }
+    chunks.push(Chunk {
+        start,
+        end: text.len(),
+        lines_before,
+    });
+    chunks
+}
+
+fn parse_chunk(text: &str, chunk: &Chunk, delimiter: u8, map: &ColumnMap) -> Result<Vec<Record>, FileError> {
+    let slice = &text.as_bytes()[chunk.start..chunk.end];
+    let mut reader = reader(delimiter, slice);
+    let mut records = Vec::with_capacity(slice.len() / 160);
+    let mut row = StringRecord::new();
+    while reader
+        .read_record(&mut row)
+        .map_err(|e| csv_error(e, chunk.lines_before))?
+    {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let line = chunk.lines_before + row.position().map_or(0, |p| start_line(slice, p));
+        let record = map.record(|i| row.get(i), u32::try_from(line).unwrap_or(u32::MAX));
+        records.push(Record::Row(Box::new(record)));
+    }
+    Ok(records)
+}
+
 /// The line a record starts on. After a CRLF the reader's position still points at the `\n` of the previous
 /// line ending, one line early.
 fn start_line(text: &[u8], position: &csv::Position) -> u64 {
@@ -48,8 +133,8 @@ fn start_line(text: &[u8], position: &csv::Position) -> u64 {
     position.line() + u64::from(at_newline)
 }
 
-fn csv_error(source: csv::Error) -> FileError {
-    let line = source.position().map_or(0, csv::Position::line);
+fn csv_error(source: csv::Error, lines_before: u64) -> FileError {
+    let line = lines_before + source.position().map_or(0, csv::Position::line);
     FileError::Csv { line, source }
 }
 
@@ -116,5 +201,30 @@ mod row_numbers {
             rows_of("ЛС;Адрес;Долг\r\n1;\"a\r\nb\";2\r\n2;c;3\r\n"),
             [Some(2), Some(4)]
         );
+    }
+
+    #[test]
+    fn a_file_split_across_threads_keeps_every_row_and_its_line_number() {
+        let mut text = String::from("ЛС;Адрес;Долг\r\n");
+        for i in 0..20_000 {
+            let address = if i % 7 == 0 {
+                "\"кв.\r\n5; \"\"угол\"\"\""
+            } else {
+                "ул. Мира"
+            };
+            text.push_str(&format!("{i};{address};{i},00\r\n"));
+        }
+        let header_end = text.find('\r').unwrap();
+        assert!(
+            split_records(text.as_bytes(), header_end, 4).len() > 1,
+            "the body is split"
+        );
+        let rows = rows_of(&text);
+        assert_eq!(rows.len(), 20_000);
+        let mut line = 2;
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(*row, Some(line), "row {i}");
+            line += if i % 7 == 0 { 2 } else { 1 };
+        }
     }
 }
