@@ -6,6 +6,7 @@
 //! - [`telemetry`]: log set-up (pretty or JSON).
 //! - [`shutdown`]: SIGINT/SIGTERM → cancellation token.
 //! - [`queue`]: RabbitMQ connection, topology, the `debtor-batch.v1` contract, confirming publisher.
+//! - [`render`]: message templates: engine, context, Russian formatting, SMS sizing, lint.
 //! - [`intake`]: batch consumer, file readers (CSV/XLSX/JSON), enqueue (chunk + publish).
 //! - [`storage`]: PostgreSQL pool, migrations and every SQL statement.
 //! - [`http`]: the axum API (utilities, batches, health).
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod queue;
+pub mod render;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;

@@ -1,0 +1,128 @@
+//! The template engine: minijinja with strict undefined variables, an instruction budget (fuel), no file
+//! access (no loader), no auto-escaping, and the Russian filters. Templates are compiled once per
+//! (name, version) and cached.
+
+use std::str::FromStr;
+
+use chrono::{Duration, NaiveDate};
+use minijinja::{
+    AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value, syntax::SyntaxConfig, value::Serde,
+};
+use rust_decimal::Decimal;
+
+use super::{RenderError, context::RenderContext, ru};
+
+/// Instructions one render may execute; a loop over a hostile range stops here.
+const FUEL: u64 = 20_000;
+
+/// A compiled set of templates.
+pub struct Engine {
+    env: Environment<'static>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    /// An engine with no templates.
+    #[must_use]
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.set_recursion_limit(16);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        // Block tags do not leave blank lines behind.
+        let syntax = SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build();
+        env.set_syntax(syntax.expect("the default delimiters are a valid syntax"));
+        env.add_filter("money", |v: Value| -> Result<String, Error> {
+            Ok(ru::money(decimal(&v)?))
+        });
+        env.add_filter("money_rub", |v: Value| -> Result<String, Error> {
+            Ok(ru::money_rub(decimal(&v)?))
+        });
+        env.add_filter("money_words", |v: Value| -> Result<String, Error> {
+            Ok(ru::money_in_words(decimal(&v)?))
+        });
+        env.add_filter("in_words", in_words);
+        env.add_filter("plural", |n: u64, one: String, few: String, many: String| {
+            ru::plural_form(n, [&one, &few, &many]).to_owned()
+        });
+        env.add_filter("date_ru", |v: Value| -> Result<String, Error> {
+            Ok(ru::date(date(&v)?))
+        });
+        env.add_filter("add_days", |v: Value, days: i64| -> Result<String, Error> {
+            Ok((date(&v)? + Duration::days(days)).to_string())
+        });
+        Self { env }
+    }
+
+    /// Compiles a body under `key` (e.g. `pretrial-sms@3`), replacing an earlier one.
+    ///
+    /// # Errors
+    /// A syntax error, with its line.
+    pub fn add(&mut self, key: &str, body: &str) -> Result<(), RenderError> {
+        self.env
+            .add_template_owned(key.to_owned(), body.to_owned())
+            .map_err(RenderError::from)
+    }
+
+    /// Whether `key` is compiled.
+    #[must_use]
+    pub fn has(&self, key: &str) -> bool {
+        self.env.get_template(key).is_ok()
+    }
+
+    /// Renders a compiled template; the text is trimmed.
+    ///
+    /// # Errors
+    /// Unknown template, an undefined variable, a filter error or the fuel running out.
+    pub fn render(&self, key: &str, ctx: &RenderContext) -> Result<String, RenderError> {
+        let template = self.env.get_template(key)?;
+        let text = template.render(Value::from(Serde(ctx)))?;
+        Ok(text.trim().to_owned())
+    }
+
+    /// The variable paths a compiled template reads (loop variables excluded).
+    ///
+    /// # Errors
+    /// Unknown template.
+    pub fn variables(&self, key: &str) -> Result<Vec<String>, RenderError> {
+        let mut vars: Vec<String> = self
+            .env
+            .get_template(key)?
+            .undeclared_variables(true)
+            .into_iter()
+            .collect();
+        vars.sort();
+        Ok(vars)
+    }
+}
+
+fn decimal(v: &Value) -> Result<Decimal, Error> {
+    let text = v.as_str().map_or_else(|| v.to_string(), ToOwned::to_owned);
+    Decimal::from_str(&text).map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("'{text}' is not an amount")))
+}
+
+fn date(v: &Value) -> Result<NaiveDate, Error> {
+    let text = v.as_str().unwrap_or_default();
+    NaiveDate::from_str(text).map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("'{text}' is not a date")))
+}
+
+fn in_words(n: u64, gender: Option<String>) -> Result<String, Error> {
+    let gender = match gender.as_deref().unwrap_or("m") {
+        "m" => ru::Gender::Masculine,
+        "f" => ru::Gender::Feminine,
+        "n" => ru::Gender::Neuter,
+        other => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("gender '{other}' is not m, f or n"),
+            ));
+        }
+    };
+    Ok(ru::in_words(n, gender))
+}

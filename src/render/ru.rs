@@ -1,0 +1,279 @@
+//! Russian formatting for notices: numbers and amounts in words (gender and plural agreement), plural forms,
+//! money and dates as people write them. Pure functions; verified against a golden table generated with pytils
+//! (tests/fixtures/ru_numerals.tsv).
+
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::{Decimal, prelude::ToPrimitive};
+
+/// Grammatical gender of the counted noun (рубль m, копейка f, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gender {
+    Masculine,
+    Feminine,
+    Neuter,
+}
+
+/// CLDR plural category for Russian integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plural {
+    One,
+    Few,
+    Many,
+}
+
+/// The plural category of `n`: 1, 21, 101 → one; 2–4, 22–24 → few; 0, 5–20, 11–14, 25 → many.
+#[must_use]
+pub fn plural(n: u64) -> Plural {
+    match (n % 10, n % 100) {
+        (1, m) if m != 11 => Plural::One,
+        (2..=4, m) if !(12..=14).contains(&m) => Plural::Few,
+        _ => Plural::Many,
+    }
+}
+
+/// Picks the form agreeing with `n`: `plural_form(5, ["месяц", "месяца", "месяцев"])` → `месяцев`.
+#[must_use]
+pub fn plural_form<'a>(n: u64, forms: [&'a str; 3]) -> &'a str {
+    match plural(n) {
+        Plural::One => forms[0],
+        Plural::Few => forms[1],
+        Plural::Many => forms[2],
+    }
+}
+
+const HUNDREDS: [&str; 10] = [
+    "",
+    "сто",
+    "двести",
+    "триста",
+    "четыреста",
+    "пятьсот",
+    "шестьсот",
+    "семьсот",
+    "восемьсот",
+    "девятьсот",
+];
+const TENS: [&str; 10] = [
+    "",
+    "",
+    "двадцать",
+    "тридцать",
+    "сорок",
+    "пятьдесят",
+    "шестьдесят",
+    "семьдесят",
+    "восемьдесят",
+    "девяносто",
+];
+const TEENS: [&str; 10] = [
+    "десять",
+    "одиннадцать",
+    "двенадцать",
+    "тринадцать",
+    "четырнадцать",
+    "пятнадцать",
+    "шестнадцать",
+    "семнадцать",
+    "восемнадцать",
+    "девятнадцать",
+];
+const UNITS: [&str; 10] = [
+    "",
+    "один",
+    "два",
+    "три",
+    "четыре",
+    "пять",
+    "шесть",
+    "семь",
+    "восемь",
+    "девять",
+];
+
+/// Scales above the units: forms and gender of each.
+const SCALES: [([&str; 3], Gender); 4] = [
+    (["тысяча", "тысячи", "тысяч"], Gender::Feminine),
+    (["миллион", "миллиона", "миллионов"], Gender::Masculine),
+    (["миллиард", "миллиарда", "миллиардов"], Gender::Masculine),
+    (["триллион", "триллиона", "триллионов"], Gender::Masculine),
+];
+
+fn unit(d: u64, gender: Gender) -> &'static str {
+    match (d, gender) {
+        (1, Gender::Feminine) => "одна",
+        (1, Gender::Neuter) => "одно",
+        (2, Gender::Feminine) => "две",
+        _ => UNITS[d as usize],
+    }
+}
+
+/// Words for 1..=999 pushed onto `out`.
+fn triple(n: u64, gender: Gender, out: &mut Vec<&'static str>) {
+    let (h, rest) = (n / 100, n % 100);
+    if h > 0 {
+        out.push(HUNDREDS[h as usize]);
+    }
+    match rest {
+        0 => {}
+        10..=19 => out.push(TEENS[(rest - 10) as usize]),
+        _ => {
+            if rest >= 20 {
+                out.push(TENS[(rest / 10) as usize]);
+            }
+            if rest % 10 > 0 {
+                out.push(unit(rest % 10, gender));
+            }
+        }
+    }
+}
+
+/// `n` in words, agreeing with a noun of `gender`: `in_words(21, Feminine)` → `двадцать одна`.
+#[must_use]
+pub fn in_words(n: u64, gender: Gender) -> String {
+    if n == 0 {
+        return "ноль".to_owned();
+    }
+    let mut groups = Vec::new();
+    let mut rest = n;
+    while rest > 0 {
+        groups.push(rest % 1000);
+        rest /= 1000;
+    }
+    let mut words: Vec<&'static str> = Vec::new();
+    for (i, &group) in groups.iter().enumerate().rev() {
+        if group == 0 {
+            continue;
+        }
+        if i == 0 {
+            triple(group, gender, &mut words);
+        } else {
+            let (forms, scale_gender) = SCALES[(i - 1).min(SCALES.len() - 1)];
+            triple(group, scale_gender, &mut words);
+            words.push(plural_form(group, forms));
+        }
+    }
+    words.join(" ")
+}
+
+/// An amount in roubles in words with units: `двенадцать тысяч триста сорок пять рублей шестьдесят семь копеек`.
+/// Kopecks are always spoken (`ноль копеек`); the amount is rounded to kopecks; negative amounts use their
+/// absolute value.
+#[must_use]
+pub fn money_in_words(amount: Decimal) -> String {
+    let kopecks = (amount.abs() * Decimal::ONE_HUNDRED).round().to_u64().unwrap_or(0);
+    let (rub, kop) = (kopecks / 100, kopecks % 100);
+    format!(
+        "{} {} {} {}",
+        in_words(rub, Gender::Masculine),
+        plural_form(rub, ["рубль", "рубля", "рублей"]),
+        in_words(kop, Gender::Feminine),
+        plural_form(kop, ["копейка", "копейки", "копеек"])
+    )
+}
+
+/// Groups the digits of `n` by three with a no-break space: `12 345`.
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 2);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{a0}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn split_kopecks(amount: Decimal) -> (u64, u64) {
+    let kopecks = (amount.abs() * Decimal::ONE_HUNDRED).round().to_u64().unwrap_or(0);
+    (kopecks / 100, kopecks % 100)
+}
+
+/// `12 345,67 ₽` (no-break spaces).
+#[must_use]
+pub fn money(amount: Decimal) -> String {
+    let (rub, kop) = split_kopecks(amount);
+    format!("{},{kop:02}\u{a0}₽", group_thousands(rub))
+}
+
+/// `12 345 руб. 67 коп.` (no-break spaces).
+#[must_use]
+pub fn money_rub(amount: Decimal) -> String {
+    let (rub, kop) = split_kopecks(amount);
+    format!("{}\u{a0}руб.\u{a0}{kop:02}\u{a0}коп.", group_thousands(rub))
+}
+
+const MONTHS_GENITIVE: [&str; 12] = [
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+];
+
+/// `15 декабря 2026 г.`
+#[must_use]
+pub fn date(d: NaiveDate) -> String {
+    format!(
+        "{} {} {}\u{a0}г.",
+        d.day(),
+        MONTHS_GENITIVE[d.month0() as usize],
+        d.year()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_examples_from_the_issue_read_correctly() {
+        assert_eq!(in_words(21, Gender::Feminine), "двадцать одна");
+        assert_eq!(in_words(2000, Gender::Masculine), "две тысячи");
+        assert_eq!(
+            money_in_words(Decimal::new(1_234_567, 2)),
+            "двенадцать тысяч триста сорок пять рублей шестьдесят семь копеек"
+        );
+        assert_eq!(money_in_words(Decimal::new(21, 2)), "ноль рублей двадцать одна копейка");
+        assert_eq!(plural_form(2, ["месяц", "месяца", "месяцев"]), "месяца");
+        assert_eq!(plural_form(11, ["месяц", "месяца", "месяцев"]), "месяцев");
+        assert_eq!(money(Decimal::new(1_234_567, 2)), "12\u{a0}345,67\u{a0}₽");
+        assert_eq!(
+            money_rub(Decimal::new(1_234_567, 2)),
+            "12\u{a0}345\u{a0}руб.\u{a0}67\u{a0}коп."
+        );
+        assert_eq!(
+            date(NaiveDate::from_ymd_opt(2026, 12, 15).unwrap()),
+            "15 декабря 2026\u{a0}г."
+        );
+    }
+
+    #[test]
+    fn the_golden_table_generated_with_pytils_matches() {
+        let table = include_str!("../../tests/fixtures/ru_numerals.tsv");
+        let mut checked = 0;
+        for line in table.lines().skip(1) {
+            let mut cols = line.split('\t');
+            let (kind, input, expected) = (cols.next().unwrap(), cols.next().unwrap(), cols.next().unwrap());
+            let n: u64 = input.parse().unwrap();
+            let got = match kind {
+                "m" => in_words(n, Gender::Masculine),
+                "f" => in_words(n, Gender::Feminine),
+                "n" => in_words(n, Gender::Neuter),
+                "rub" => money_in_words(Decimal::new(i64::try_from(n).unwrap(), 2)),
+                "plural" => format!("{:?}", plural(n)).to_lowercase(),
+                other => panic!("unknown kind {other}"),
+            };
+            assert_eq!(got, expected, "{kind} {input}");
+            checked += 1;
+        }
+        assert!(checked >= 2000, "only {checked} golden rows");
+    }
+}
