@@ -22,6 +22,14 @@ pub struct Settings {
     pub api: ApiSettings,
     pub telemetry: TelemetrySettings,
     pub serve: ServeSettings,
+    pub templates: TemplateSettings,
+}
+
+/// Template previews.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplateSettings {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub sms_price_per_segment: rust_decimal::Decimal,
 }
 
 /// PostgreSQL connection and pool.

@@ -8,6 +8,7 @@
 //! - [`queue`]: RabbitMQ connection, topology, the `debtor-batch.v1` contract, confirming publisher.
 //! - [`render`]: message templates: engine, context, Russian formatting, SMS sizing, lint.
 //! - [`intake`]: batch consumer, file readers (CSV/XLSX/JSON), enqueue (chunk + publish).
+//! - [`templates`]: template use cases (save after lint, preview, worst-case check) for the CLI and API.
 //! - [`storage`]: PostgreSQL pool, migrations and every SQL statement.
 //! - [`http`]: the axum API (utilities, batches, health).
 //! - [`app`]: wiring of `serve`: roles, tasks, graceful shutdown.
@@ -26,3 +27,4 @@ pub mod render;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
+pub mod templates;

@@ -31,6 +31,9 @@ enum Command {
     Utility(cli::utility::UtilityCommand),
     /// Validate a CSV/XLSX/JSON billing export and publish it as a debtor batch.
     Enqueue(cli::enqueue::EnqueueArgs),
+    /// Message templates: list, show, create, edit (new version), preview, check.
+    #[command(subcommand)]
+    Template(cli::template::TemplateCommand),
     /// Batch reports.
     #[command(subcommand)]
     Batch(cli::batch::BatchCommand),
@@ -87,6 +90,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Utility(cmd) => cli::utility::run(cmd, &settings).await,
         Command::Enqueue(args) => cli::enqueue::run(args, &settings).await,
         Command::Batch(cmd) => cli::batch::run(cmd, &settings).await,
+        Command::Template(cmd) => cli::template::run(cmd, &settings).await,
         Command::Bench(cmd) => bench::run(cmd, settings).await,
     }
 }

@@ -3,6 +3,7 @@
 
 mod intake;
 mod parse;
+mod render;
 mod synthetic;
 
 use std::process::ExitCode;
@@ -19,6 +20,11 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         debtors: usize,
     },
+    /// Template rendering: renders/s of a typical SMS template on one core.
+    Render {
+        #[arg(long, default_value_t = 1_000_000)]
+        renders: usize,
+    },
     /// Enqueue's file reading: parse and check a synthetic 1C CSV export.
     Parse {
         #[arg(long, default_value_t = 1_000_000)]
@@ -33,6 +39,7 @@ pub enum BenchCommand {
 pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Intake { debtors } => intake::run(debtors, settings).await?,
+        BenchCommand::Render { renders } => tokio::task::spawn_blocking(move || render::run(renders)).await?,
         BenchCommand::Parse { rows } => tokio::task::spawn_blocking(move || parse::run(rows)).await?,
     }
     Ok(ExitCode::SUCCESS)

@@ -2,4 +2,5 @@
 
 pub mod batch;
 pub mod enqueue;
+pub mod template;
 pub mod utility;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::{config::Settings, http::utilities_validate, storage};
+use crate::{config::Settings, http::utilities_validate, storage, storage::utility::UtilityContacts};
 
 /// Utility (tenant) commands.
 #[derive(Debug, Subcommand)]
@@ -23,9 +23,41 @@ pub enum UtilityCommand {
         /// Succeed without changes when it already exists.
         #[arg(long)]
         if_not_exists: bool,
+        #[command(flatten)]
+        contacts: ContactArgs,
+    },
+    /// Change a utility's contact and payment details (printed in notices).
+    Set {
+        id: String,
+        #[command(flatten)]
+        contacts: ContactArgs,
     },
     /// List registered utilities.
     List,
+}
+
+/// Contact and payment details of a utility.
+#[derive(Debug, clap::Args)]
+pub struct ContactArgs {
+    /// Phone debtors call, printed in notices (e.g. "8 (34678) 2-11-00").
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Payment link printed in notices.
+    #[arg(long)]
+    pub payment_url: Option<String>,
+    /// How to pay, in words.
+    #[arg(long)]
+    pub payment_details: Option<String>,
+}
+
+impl ContactArgs {
+    fn contacts(self) -> UtilityContacts {
+        UtilityContacts {
+            contact_phone: self.phone,
+            payment_url: self.payment_url,
+            payment_details: self.payment_details,
+        }
+    }
 }
 
 /// Runs a utility command.
@@ -40,6 +72,7 @@ pub async fn run(cmd: UtilityCommand, settings: &Settings) -> anyhow::Result<Exi
             name,
             timezone,
             if_not_exists,
+            contacts,
         } => {
             if let Err(reason) = utilities_validate(&id, &name, &timezone) {
                 eprintln!("error: {reason}");
@@ -56,6 +89,16 @@ pub async fn run(cmd: UtilityCommand, settings: &Settings) -> anyhow::Result<Exi
                     return Ok(ExitCode::from(1));
                 }
             }
+            if created {
+                storage::utility::set_utility_contacts(&pool, &id, &contacts.contacts()).await?;
+            }
+        }
+        UtilityCommand::Set { id, contacts } => {
+            if !storage::utility::set_utility_contacts(&pool, &id, &contacts.contacts()).await? {
+                eprintln!("error: utility {id} does not exist");
+                return Ok(ExitCode::from(1));
+            }
+            println!("utility {id} updated");
         }
         UtilityCommand::List => {
             for u in storage::utility::list_utilities(&pool).await? {

@@ -62,8 +62,8 @@ pub struct RawServiceDebt {
     pub debt: String,
 }
 
-/// Debt for one utility service, validated.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+/// Debt for one utility service, validated (stored as `{"service", "debt"}` with the amount as a string).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceDebt {
     pub service: String,
     #[serde(with = "rust_decimal::serde::str")]

@@ -22,6 +22,8 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("template refused by lint")]
+    Lint(Vec<String>),
     #[error("message broker unavailable")]
     Broker(#[from] QueueError),
     #[error("internal error")]
@@ -46,7 +48,7 @@ impl IntoResponse for ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable(_) | Self::Lint(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Broker(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -54,7 +56,11 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %crate::telemetry::error_chain(&self), "request failed");
         }
-        let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
+        let body = match &self {
+            Self::Lint(problems) => json!({ "error": self.to_string(), "problems": problems }),
+            _ => json!({ "error": self.to_string() }),
+        };
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -3,6 +3,7 @@
 mod batches;
 mod error;
 mod health;
+mod templates;
 pub(crate) mod utilities;
 
 use std::sync::Arc;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(utilities::router())
         .merge(batches::router(state.settings.http.max_upload_bytes))
+        .merge(templates::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/api/v1", api)

@@ -15,6 +15,9 @@ use super::{RenderError, context::RenderContext, ru};
 /// Instructions one render may execute; a loop over a hostile range stops here.
 const FUEL: u64 = 20_000;
 
+/// minijinja's built-in global functions (feature `builtins`); not variables.
+const BUILTIN_FUNCTIONS: [&str; 7] = ["range", "dict", "namespace", "debug", "lipsum", "cycler", "joiner"];
+
 /// A compiled set of templates.
 pub struct Engine {
     env: Environment<'static>,
@@ -35,6 +38,17 @@ impl Engine {
         env.set_fuel(Some(FUEL));
         env.set_recursion_limit(16);
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        // A missing optional value (no phone on file, no name) must not print as "none": the render fails and the
+        // notice is suppressed with the reason instead. Guard optional values with `{% if … %}`.
+        env.set_formatter(|out, state, value| {
+            if value.is_none() {
+                return Err(Error::new(
+                    ErrorKind::UndefinedError,
+                    "a value printed by the template is missing (none)",
+                ));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         // Block tags do not leave blank lines behind.
         let syntax = SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build();
         env.set_syntax(syntax.expect("the default delimiters are a valid syntax"));
@@ -86,16 +100,20 @@ impl Engine {
         Ok(text.trim().to_owned())
     }
 
-    /// The variable paths a compiled template reads (loop variables excluded).
+    /// The variable paths a compiled template reads (loop variables and global functions such as `range`
+    /// excluded).
     ///
     /// # Errors
     /// Unknown template.
     pub fn variables(&self, key: &str) -> Result<Vec<String>, RenderError> {
+        let mut globals: Vec<&str> = self.env.globals().map(|(name, _)| name).collect();
+        globals.extend(BUILTIN_FUNCTIONS);
         let mut vars: Vec<String> = self
             .env
             .get_template(key)?
             .undeclared_variables(true)
             .into_iter()
+            .filter(|v| !globals.contains(&v.split('.').next().unwrap_or_default()))
             .collect();
         vars.sort();
         Ok(vars)

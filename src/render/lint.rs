@@ -199,6 +199,32 @@ mod tests {
     }
 
     #[test]
+    fn debtor_text_is_data_never_template_code() {
+        let mut engine = Engine::new();
+        engine.add("t", "{{ name.full }}: {{ debt.total | money }}").unwrap();
+        let mut ctx = RenderContext::sample();
+        ctx.name = Some(crate::render::context::NameForms::from_full(
+            "{{ 7*7 }} <script>alert(1)</script> {% raw %}",
+        ));
+        assert_eq!(
+            engine.render("t", &ctx).unwrap(),
+            "{{ 7*7 }} <script>alert(1)</script> {% raw %}: 3\u{a0}673,54\u{a0}₽"
+        );
+    }
+
+    #[test]
+    fn a_runaway_loop_runs_out_of_fuel_and_a_missing_value_never_prints_none() {
+        let body = "{{ account_masked }}{% for i in range(100000) %}x{% endfor %}";
+        let e = check(TemplateKind::Custom, Channel::Voice, body).unwrap_err();
+        assert!(e[0].contains("does not render"), "{e:?}");
+        let mut engine = Engine::new();
+        engine.add("t", "{{ account_masked }} {{ creditor.phone }}").unwrap();
+        let mut ctx = RenderContext::sample();
+        ctx.creditor.phone = None;
+        assert!(engine.render("t", &ctx).is_err());
+    }
+
+    #[test]
     fn threats_of_criminal_liability_are_refused() {
         let e = check(
             TemplateKind::Pretrial,

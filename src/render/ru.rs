@@ -33,7 +33,7 @@ pub fn plural(n: u64) -> Plural {
 
 /// Picks the form agreeing with `n`: `plural_form(5, ["месяц", "месяца", "месяцев"])` → `месяцев`.
 #[must_use]
-pub fn plural_form<'a>(n: u64, forms: [&'a str; 3]) -> &'a str {
+pub fn plural_form(n: u64, forms: [&str; 3]) -> &str {
     match plural(n) {
         Plural::One => forms[0],
         Plural::Few => forms[1],
@@ -176,7 +176,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 2);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('\u{a0}');
         }
         out.push(c);

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod intake;
+pub mod template;
 pub mod utility;
 
 use std::time::Duration;

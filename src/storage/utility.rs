@@ -63,3 +63,34 @@ pub async fn list_utilities(db: impl PgExecutor<'_>) -> Result<Vec<Utility>, Sto
     .await?;
     Ok(rows)
 }
+
+/// Contact and payment details printed in notices; `None` leaves a value unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct UtilityContacts {
+    pub contact_phone: Option<String>,
+    pub payment_url: Option<String>,
+    pub payment_details: Option<String>,
+}
+
+/// Updates a utility's contact and payment details. Returns `false` when the utility does not exist.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_utility_contacts(
+    db: impl PgExecutor<'_>,
+    utility_id: &str,
+    c: &UtilityContacts,
+) -> Result<bool, StorageError> {
+    let done = sqlx::query(
+        "update utility set contact_phone = coalesce($2, contact_phone), payment_url = coalesce($3, payment_url),
+                payment_details = coalesce($4, payment_details)
+         where utility_id = $1",
+    )
+    .bind(utility_id)
+    .bind(&c.contact_phone)
+    .bind(&c.payment_url)
+    .bind(&c.payment_details)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -224,3 +224,97 @@ async fn uploads_for_unknown_utilities_and_bad_utility_fields_are_refused(pool: 
     assert_eq!(r.status(), StatusCode::CONFLICT);
     api.stop().await;
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn templates_are_created_edited_and_previewed_over_the_api(pool: PgPool) {
+    let api = Api::spawn(&pool).await;
+    let post = |body: Value| {
+        api.client
+            .post(api.url("/api/v1/templates"))
+            .bearer_auth("test-token")
+            .json(&body)
+            .send()
+    };
+    let body = "{{ creditor.name }}: ЛС {{ account_masked }}, долг {{ debt.total | money }}.";
+
+    let created = post(serde_json::json!({"name": "my-sms", "kind": "soft_reminder", "channel": "sms", "body": body}))
+        .await
+        .unwrap();
+    let refused =
+        post(serde_json::json!({"name": "ad-sms", "kind": "custom", "channel": "sms", "body": "Платите вовремя!"}))
+            .await
+            .unwrap();
+    let edited = api
+        .client
+        .put(api.url("/api/v1/templates/my-sms"))
+        .bearer_auth("test-token")
+        .json(&serde_json::json!({"body": format!("{body} Спасибо!")}))
+        .send()
+        .await
+        .unwrap();
+    let preview = api
+        .client
+        .post(api.url("/api/v1/templates/my-sms/preview"))
+        .bearer_auth("test-token")
+        .json(&serde_json::json!({"version": 1}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problems: Value = refused.json().await.unwrap();
+    assert!(problems["problems"][0].as_str().unwrap().contains("advertising"));
+    assert_eq!(edited.status(), StatusCode::CREATED);
+    assert_eq!(edited.json::<Value>().await.unwrap()["version"], 2);
+    let p: Value = preview.json().await.unwrap();
+    assert_eq!(p["text"], "ОКК Октябрьское: ЛС ***0002, долг 3\u{a0}673,54\u{a0}₽.");
+    assert_eq!(
+        (p["encoding"].as_str(), p["segments"].as_u64(), p["too_long"].as_bool()),
+        (Some("ucs2"), Some(1), Some(false))
+    );
+    assert_eq!(p["cost"], "2.50");
+    api.stop().await;
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_stored_debtor_is_previewed_by_account_after_an_upload(pool: PgPool) {
+    let api = Api::spawn(&pool).await;
+    register_utility(&api).await;
+    let doc = crate::helpers::batch_doc(
+        uuid::Uuid::new_v4(),
+        "2026-11-01",
+        vec![crate::helpers::debtor("8641000002", "3 673,54")],
+    );
+    let r = api
+        .client
+        .post(api.url("/api/v1/batches"))
+        .bearer_auth("test-token")
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    poll_report(&api, doc["batch_id"].as_str().unwrap()).await;
+
+    let p: Value = api
+        .client
+        .post(api.url("/api/v1/templates/pretrial-voice/preview"))
+        .bearer_auth("test-token")
+        .json(&serde_json::json!({"account": "8641000002"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let text = p["text"].as_str().unwrap();
+    assert!(
+        text.contains("три тысячи шестьсот семьдесят три рубля пятьдесят четыре копейки"),
+        "{text}"
+    );
+    assert!(text.contains("просрочка два месяца"), "{text}");
+    assert!(text.contains("Ирина Ивановна"), "{text}");
+    api.stop().await;
+}

@@ -160,3 +160,35 @@ async fn rabbitmqctl(args: &[&str]) {
         .unwrap();
     assert!(status.success(), "rabbitmqctl {args:?} failed");
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn the_cli_previews_and_checks_a_template(pool: PgPool) {
+    let settings = test_settings(&pool);
+
+    let preview = command(&settings)
+        .args(["template", "preview", "restriction-warning-sms", "--sample"])
+        .output()
+        .await
+        .unwrap();
+    let check = command(&settings)
+        .args(["template", "check", "restriction-warning-sms"])
+        .output()
+        .await
+        .unwrap();
+
+    let out = String::from_utf8_lossy(&preview.stdout);
+    assert!(
+        preview.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&preview.stderr)
+    );
+    assert!(out.contains("в течение 20 дней со дня доставки"), "{out}");
+    assert!(
+        out.contains("Ucs2, 233 characters (233 units), 4 segment(s) of max 4, cost 10.00 ₽"),
+        "{out}"
+    );
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{out}");
+    assert!(out.contains("lint      ok"), "{out}");
+    assert!(out.contains("debtors   0 rendered, 0 failed"), "{out}");
+}

@@ -6,3 +6,4 @@ mod files;
 mod helpers;
 mod intake_queue;
 mod lifecycle;
+mod templates;

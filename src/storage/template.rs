@@ -1,0 +1,175 @@
+//! Templates: versions, and the stored facts a template is rendered with.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+
+use super::StorageError;
+
+/// One version of a template.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct TemplateVersion {
+    pub name: String,
+    pub version: i32,
+    pub kind: String,
+    pub channel: String,
+    pub body: String,
+    pub max_segments: i32,
+    pub description: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A version to add.
+#[derive(Debug, Clone)]
+pub struct NewVersion<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub channel: &'a str,
+    pub body: &'a str,
+    pub max_segments: i32,
+    pub description: &'a str,
+    pub created_by: &'a str,
+}
+
+const COLUMNS: &str = "name, version, kind, channel, body, max_segments, description, created_by, created_at";
+
+/// The latest version of every template.
+///
+/// # Errors
+/// Database failures.
+pub async fn list_templates(pool: &PgPool) -> Result<Vec<TemplateVersion>, StorageError> {
+    let sql = format!("select distinct on (name) {COLUMNS} from template order by name, version desc");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
+}
+
+/// A version of a template (the latest when `version` is `None`).
+///
+/// # Errors
+/// Database failures.
+pub async fn get_template(
+    pool: &PgPool,
+    name: &str,
+    version: Option<i32>,
+) -> Result<Option<TemplateVersion>, StorageError> {
+    let sql = format!(
+        "select {COLUMNS} from template where name = $1 and ($2::int is null or version = $2) order by version desc limit 1"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .bind(version)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Every version of a template, newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn template_history(pool: &PgPool, name: &str) -> Result<Vec<TemplateVersion>, StorageError> {
+    let sql = format!("select {COLUMNS} from template where name = $1 order by version desc");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Adds the next version of `new.name` (1 for a new template). With `must_be_new`, refuses (returns `None`)
+/// when the template exists. Two concurrent edits get consecutive versions or one of them fails on the unique key.
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_version(
+    pool: &PgPool,
+    new: &NewVersion<'_>,
+    must_be_new: bool,
+) -> Result<Option<i32>, StorageError> {
+    let mut tx = pool.begin().await?;
+    let latest: Option<i32> = sqlx::query_scalar("select max(version) from template where name = $1")
+        .bind(new.name)
+        .fetch_one(&mut *tx)
+        .await?;
+    if must_be_new && latest.is_some() {
+        return Ok(None);
+    }
+    let version = latest.unwrap_or(0) + 1;
+    sqlx::query(
+        "insert into template (name, version, kind, channel, body, max_segments, description, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new.name)
+    .bind(version)
+    .bind(new.kind)
+    .bind(new.channel)
+    .bind(new.body)
+    .bind(new.max_segments)
+    .bind(new.description)
+    .bind(new.created_by)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(version))
+}
+
+/// Everything needed to render a template for one debtor.
+#[derive(Debug, Clone, FromRow)]
+pub struct RenderFacts {
+    pub utility_name: String,
+    pub contact_phone: Option<String>,
+    pub payment_url: Option<String>,
+    pub payment_details: Option<String>,
+    pub allow_personal_details_in_sms: bool,
+    pub account: String,
+    pub full_name: Option<String>,
+    pub address: Option<String>,
+    pub debt_total: Decimal,
+    pub penalty: Decimal,
+    pub months_overdue: i32,
+    pub as_of: NaiveDate,
+    pub services: serde_json::Value,
+}
+
+const FACTS: &str = "select u.display_name as utility_name, u.contact_phone, u.payment_url, u.payment_details,
+        u.allow_personal_details_in_sms, c.account, d.full_name, d.address, c.debt_total, c.penalty,
+        c.months_overdue, c.as_of, c.services
+     from current_debt c join debtor d using (debtor_id) join utility u on u.utility_id = c.utility_id";
+
+/// The facts of one debtor (by account; `utility` narrows when several utilities share an account number).
+///
+/// # Errors
+/// Database failures.
+pub async fn render_facts(
+    pool: &PgPool,
+    account: &str,
+    utility: Option<&str>,
+) -> Result<Vec<RenderFacts>, StorageError> {
+    let sql = format!("{FACTS} where c.account = $1 and ($2::text is null or c.utility_id = $2) limit 2");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account)
+        .bind(utility)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Streams the facts of every current debtor (of one utility or all) into `visit`.
+///
+/// # Errors
+/// Database failures.
+pub async fn each_render_facts(
+    pool: &PgPool,
+    utility: Option<&str>,
+    mut visit: impl FnMut(RenderFacts),
+) -> Result<u64, StorageError> {
+    let sql = format!("{FACTS} where ($1::text is null or c.utility_id = $1)");
+    let mut rows = sqlx::query_as::<_, RenderFacts>(sqlx::AssertSqlSafe(sql))
+        .bind(utility)
+        .fetch(pool);
+    let mut n = 0;
+    while let Some(row) = rows.try_next().await? {
+        visit(row);
+        n += 1;
+    }
+    Ok(n)
+}
