@@ -18,6 +18,9 @@ create table template (
     body         text not null,
     -- An SMS rendering longer than this is suppressed as too_long, never truncated.
     max_segments int not null default 4 check (max_segments between 1 and 8),
+    -- A tenant's own template (null = shared). Only a tenant's template may use its permissions, such as the
+    -- full name or address in SMS.
+    utility_id   text references utility (utility_id),
     description  text not null default '',
     created_by   text not null default 'system',
     created_at   timestamptz not null default now(),
@@ -37,7 +40,7 @@ $t${{ creditor.name }}: ЛС {{ account_masked }}, долг {{ debt.total | mone
 $t$Здравствуйте! Это автоматическое сообщение от {{ creditor.name }}.{% if name %} Сообщение предназначено абоненту: {{ name.first_patronymic }}. Если вы не {{ name.first_patronymic }}, пожалуйста, положите трубку.{% endif %} 
 По лицевому счёту, оканчивающемуся на {{ account_tail }}, задолженность {{ debt.total | money_words }}, просрочка {{ debt.months_overdue | in_words }} {{ debt.months_overdue | plural("месяц", "месяца", "месяцев") }}. Это предсудебное напоминание: если долг не будет оплачен, он будет взыскан в судебном порядке вместе с пени и судебными расходами.{% if creditor.phone %} Телефон для справок: {{ creditor.phone }}.{% endif %}$t$, 1),
 ('restriction-warning-sms', 'restriction_warning', 'sms', 'Предупреждение об ограничении (ПП 354 п.119)',
-$t${{ creditor.name }}: долг по ЛС {{ account_masked }} на {{ debt.as_of | date_ru }} {{ debt.total | money }}{% for s in debt.restrictable_services %}{% if loop.first %} ({% else %}, {% endif %}{{ s.service }}{% if loop.last %}){% endif %}{% endfor %}. Если не оплатить в течение 20 дней со дня доставки, будет введено ограничение, затем приостановление услуги. Оплата или соглашение: {{ creditor.phone }}$t$, 1),
+$t${{ creditor.name }}: долг по ЛС {{ account_masked }} на {{ debt.as_of | date_ru }} {{ debt.total | money }}{% for s in debt.restrictable_services %}{% if loop.first %} ({% else %}, {% endif %}{{ s.service }}{% if loop.last %}){% endif %}{% endfor %}. При неоплате в течение 20 дней со дня доставки введут ограничение, затем приостановление услуги. Оплата, соглашение: {{ creditor.phone }}$t$, 1),
 ('restriction-warning-voice', 'restriction_warning', 'voice', 'Предупреждение об ограничении (автодозвон)',
 $t$Здравствуйте! Это автоматическое сообщение от {{ creditor.name }}.{% if name %} Сообщение предназначено абоненту: {{ name.first_patronymic }}. Если вы не {{ name.first_patronymic }}, пожалуйста, положите трубку.{% endif %} 
 По лицевому счёту, оканчивающемуся на {{ account_tail }}, на {{ debt.as_of | date_ru }} задолженность {{ debt.total | money_words }}{% for s in debt.restrictable_services %}{% if loop.first %}, за услуги: {% else %}, {% endif %}{{ s.service }}{% endfor %}. Если задолженность не будет оплачена в течение 20 дней со дня доставки этого предупреждения, будет введено ограничение, а затем приостановление предоставления услуги. Оплатить долг или заключить соглашение о погашении можно, позвонив по телефону {{ creditor.phone }}.$t$, 1),

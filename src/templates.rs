@@ -60,6 +60,8 @@ pub struct Draft {
     pub body: String,
     pub max_segments: Option<i32>,
     pub description: Option<String>,
+    /// For a new template: the tenant owning it (its permissions apply to lint). Edits keep the owner.
+    pub utility: Option<String>,
     pub author: String,
 }
 
@@ -100,11 +102,18 @@ pub async fn save(pool: &PgPool, draft: &Draft, create: bool) -> Result<Template
             "max_segments must be 1..=8 (SMS.ru refuses more than 8)".into(),
         ));
     }
+    let owner = latest.as_ref().map_or(draft.utility.clone(), |t| t.utility_id.clone());
+    let allow = match owner.as_deref() {
+        Some(u) => template::allows_personal_details(pool, u)
+            .await?
+            .ok_or_else(|| TemplateError::Invalid(format!("unknown utility '{u}'")))?,
+        None => false,
+    };
     let input = LintInput {
         kind,
         channel,
         body: &draft.body,
-        allow_personal_details_in_sms: false,
+        allow_personal_details_in_sms: allow,
     };
     lint(&input).map_err(TemplateError::Lint)?;
     let description = draft
@@ -118,6 +127,7 @@ pub async fn save(pool: &PgPool, draft: &Draft, create: bool) -> Result<Template
         channel: channel.as_str(),
         body: &draft.body,
         max_segments,
+        utility_id: owner.as_deref(),
         description: &description,
         created_by: &draft.author,
     };

@@ -39,6 +39,9 @@ pub enum TemplateCommand {
         max_segments: Option<i32>,
         #[arg(long)]
         description: Option<String>,
+        /// Make it this utility's own template (its permissions apply).
+        #[arg(long)]
+        utility: Option<String>,
     },
     /// Add a new version from a file (lint runs first); earlier versions stay as they are.
     Edit {
@@ -119,6 +122,7 @@ pub async fn run(cmd: TemplateCommand, settings: &Settings) -> anyhow::Result<Ex
             file,
             max_segments,
             description,
+            utility,
         } => {
             let body = read_body(&file)?;
             let draft = Draft {
@@ -128,6 +132,7 @@ pub async fn run(cmd: TemplateCommand, settings: &Settings) -> anyhow::Result<Ex
                 body,
                 max_segments,
                 description,
+                utility,
                 author,
             };
             return saved(templates::save(&pool, &draft, true).await);
@@ -146,6 +151,7 @@ pub async fn run(cmd: TemplateCommand, settings: &Settings) -> anyhow::Result<Ex
                 body,
                 max_segments,
                 description,
+                utility: None,
                 author,
             };
             return saved(templates::save(&pool, &draft, false).await);

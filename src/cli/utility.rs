@@ -48,6 +48,9 @@ pub struct ContactArgs {
     /// How to pay, in words.
     #[arg(long)]
     pub payment_details: Option<String>,
+    /// Let this utility's own templates put the full name and address in SMS (152-ФЗ: off by default).
+    #[arg(long)]
+    pub allow_personal_details_in_sms: Option<bool>,
 }
 
 impl ContactArgs {
@@ -56,6 +59,7 @@ impl ContactArgs {
             contact_phone: self.phone,
             payment_url: self.payment_url,
             payment_details: self.payment_details,
+            allow_personal_details_in_sms: self.allow_personal_details_in_sms,
         }
     }
 }

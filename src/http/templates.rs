@@ -45,6 +45,8 @@ pub struct NewTemplate {
     pub body: String,
     pub max_segments: Option<i32>,
     pub description: Option<String>,
+    /// The tenant owning the template (its permissions apply); shared when absent.
+    pub utility: Option<String>,
 }
 
 /// Body of `PUT /api/v1/templates/{name}`.
@@ -104,6 +106,7 @@ async fn create(
         body: t.body,
         max_segments: t.max_segments,
         description: t.description,
+        utility: t.utility,
         author: "api".into(),
     };
     Ok((
@@ -124,6 +127,7 @@ async fn edit(
         body: t.body,
         max_segments: t.max_segments,
         description: t.description,
+        utility: None,
         author: "api".into(),
     };
     Ok((

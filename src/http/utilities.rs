@@ -6,7 +6,9 @@ use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
-use crate::storage::utility::{Utility, get_utility, insert_utility, list_utilities};
+use crate::storage::utility::{
+    Utility, UtilityContacts, get_utility, insert_utility, list_utilities, set_utility_contacts,
+};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/utilities", get(list).post(create))
@@ -19,6 +21,12 @@ pub struct NewUtility {
     pub id: String,
     pub name: String,
     pub timezone: String,
+    /// Phone printed in notices.
+    pub phone: Option<String>,
+    pub payment_url: Option<String>,
+    pub payment_details: Option<String>,
+    /// Let this utility's own templates put the full name and address in SMS.
+    pub allow_personal_details_in_sms: Option<bool>,
 }
 
 /// Checks a new utility's fields; shared with the CLI.
@@ -56,6 +64,13 @@ async fn create(
     if !insert_utility(&state.pool, &new.id, new.name.trim(), &new.timezone).await? {
         return Err(ApiError::Conflict(format!("utility '{}' already exists", new.id)));
     }
+    let contacts = UtilityContacts {
+        contact_phone: new.phone,
+        payment_url: new.payment_url,
+        payment_details: new.payment_details,
+        allow_personal_details_in_sms: new.allow_personal_details_in_sms,
+    };
+    set_utility_contacts(&state.pool, &new.id, &contacts).await?;
     let created = get_utility(&state.pool, &new.id)
         .await?
         .ok_or_else(|| ApiError::NotFound(new.id.clone()))?;

@@ -17,6 +17,8 @@ pub struct TemplateVersion {
     pub channel: String,
     pub body: String,
     pub max_segments: i32,
+    /// The tenant owning the template; `None` for shared templates.
+    pub utility_id: Option<String>,
     pub description: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -30,11 +32,13 @@ pub struct NewVersion<'a> {
     pub channel: &'a str,
     pub body: &'a str,
     pub max_segments: i32,
+    pub utility_id: Option<&'a str>,
     pub description: &'a str,
     pub created_by: &'a str,
 }
 
-const COLUMNS: &str = "name, version, kind, channel, body, max_segments, description, created_by, created_at";
+const COLUMNS: &str =
+    "name, version, kind, channel, body, max_segments, utility_id, description, created_by, created_at";
 
 /// The latest version of every template.
 ///
@@ -96,8 +100,8 @@ pub async fn insert_version(
     }
     let version = latest.unwrap_or(0) + 1;
     sqlx::query(
-        "insert into template (name, version, kind, channel, body, max_segments, description, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "insert into template (name, version, kind, channel, body, max_segments, description, created_by, utility_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(new.name)
     .bind(version)
@@ -107,10 +111,24 @@ pub async fn insert_version(
     .bind(new.max_segments)
     .bind(new.description)
     .bind(new.created_by)
+    .bind(new.utility_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Some(version))
+}
+
+/// Whether a utility lets its templates put the full name and address in SMS (`None`: no such utility).
+///
+/// # Errors
+/// Database failures.
+pub async fn allows_personal_details(pool: &PgPool, utility_id: &str) -> Result<Option<bool>, StorageError> {
+    Ok(
+        sqlx::query_scalar("select allow_personal_details_in_sms from utility where utility_id = $1")
+            .bind(utility_id)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// Everything needed to render a template for one debtor.

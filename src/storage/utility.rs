@@ -12,6 +12,10 @@ pub struct Utility {
     pub utility_id: String,
     pub display_name: String,
     pub timezone: String,
+    pub contact_phone: Option<String>,
+    pub payment_url: Option<String>,
+    pub payment_details: Option<String>,
+    pub allow_personal_details_in_sms: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -43,7 +47,7 @@ pub async fn insert_utility(
 /// Database failures.
 pub async fn get_utility(db: impl PgExecutor<'_>, utility_id: &str) -> Result<Option<Utility>, StorageError> {
     let row = sqlx::query_as::<_, Utility>(
-        "select utility_id, display_name, timezone, created_at from utility where utility_id = $1",
+        "select utility_id, display_name, timezone, contact_phone, payment_url, payment_details, allow_personal_details_in_sms, created_at from utility where utility_id = $1",
     )
     .bind(utility_id)
     .fetch_optional(db)
@@ -57,7 +61,7 @@ pub async fn get_utility(db: impl PgExecutor<'_>, utility_id: &str) -> Result<Op
 /// Database failures.
 pub async fn list_utilities(db: impl PgExecutor<'_>) -> Result<Vec<Utility>, StorageError> {
     let rows = sqlx::query_as::<_, Utility>(
-        "select utility_id, display_name, timezone, created_at from utility order by utility_id",
+        "select utility_id, display_name, timezone, contact_phone, payment_url, payment_details, allow_personal_details_in_sms, created_at from utility order by utility_id",
     )
     .fetch_all(db)
     .await?;
@@ -70,6 +74,8 @@ pub struct UtilityContacts {
     pub contact_phone: Option<String>,
     pub payment_url: Option<String>,
     pub payment_details: Option<String>,
+    /// Let this tenant's own templates put the full name and address in SMS.
+    pub allow_personal_details_in_sms: Option<bool>,
 }
 
 /// Updates a utility's contact and payment details. Returns `false` when the utility does not exist.
@@ -83,13 +89,15 @@ pub async fn set_utility_contacts(
 ) -> Result<bool, StorageError> {
     let done = sqlx::query(
         "update utility set contact_phone = coalesce($2, contact_phone), payment_url = coalesce($3, payment_url),
-                payment_details = coalesce($4, payment_details)
+                payment_details = coalesce($4, payment_details),
+                allow_personal_details_in_sms = coalesce($5, allow_personal_details_in_sms)
          where utility_id = $1",
     )
     .bind(utility_id)
     .bind(&c.contact_phone)
     .bind(&c.payment_url)
     .bind(&c.payment_details)
+    .bind(c.allow_personal_details_in_sms)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -184,7 +184,7 @@ async fn the_cli_previews_and_checks_a_template(pool: PgPool) {
     );
     assert!(out.contains("в течение 20 дней со дня доставки"), "{out}");
     assert!(
-        out.contains("Ucs2, 233 characters (233 units), 4 segment(s) of max 4, cost 10.00 ₽"),
+        out.contains("Ucs2, 218 characters (218 units), 4 segment(s) of max 4, cost 10.00 ₽"),
         "{out}"
     );
     let out = String::from_utf8_lossy(&check.stdout);

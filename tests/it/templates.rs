@@ -95,6 +95,7 @@ async fn an_edit_adds_a_version_and_the_pinned_version_keeps_its_text(pool: PgPo
         body: "{{ creditor.name }}: ЛС {{ account_masked }}, долг {{ debt.total | money }}. Оплатите, иначе взыскание через суд.".into(),
         max_segments: None,
         description: None,
+        utility: None,
         author: "test".into(),
     };
 
@@ -122,6 +123,7 @@ async fn a_refused_edit_leaves_no_version_behind(pool: PgPool) {
         body: "{{ creditor.name }}: ограничим отопление за долг {{ debt.total | money }}".into(),
         max_segments: None,
         description: None,
+        utility: None,
         author: "test".into(),
     };
 
@@ -146,4 +148,35 @@ async fn a_refused_edit_leaves_no_version_behind(pool: PgPool) {
         templates::save(&pool, &new, true).await,
         Err(templates::TemplateError::Exists(_))
     ));
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn the_full_name_in_sms_is_allowed_only_in_a_template_of_a_tenant_that_allows_it(pool: PgPool) {
+    use debtor_notify::storage::utility::{UtilityContacts, insert_utility, set_utility_contacts};
+    insert_utility(&pool, "okk-a", "ОКК А", "Asia/Yekaterinburg")
+        .await
+        .unwrap();
+    let draft = |name: &str, utility: Option<&str>| Draft {
+        name: name.into(),
+        kind: Some(TemplateKind::SoftReminder),
+        channel: Some(Channel::Sms),
+        body: "{{ name.full }}, долг {{ debt.total | money }}".into(),
+        max_segments: None,
+        description: None,
+        utility: utility.map(Into::into),
+        author: "test".into(),
+    };
+
+    let shared = templates::save(&pool, &draft("shared-sms", None), true).await;
+    let before = templates::save(&pool, &draft("okk-a-sms", Some("okk-a")), true).await;
+    let allow = UtilityContacts {
+        allow_personal_details_in_sms: Some(true),
+        ..UtilityContacts::default()
+    };
+    set_utility_contacts(&pool, "okk-a", &allow).await.unwrap();
+    let after = templates::save(&pool, &draft("okk-a-sms", Some("okk-a")), true).await;
+
+    assert!(matches!(shared, Err(templates::TemplateError::Lint(_))));
+    assert!(matches!(before, Err(templates::TemplateError::Lint(_))));
+    assert_eq!(after.unwrap().utility_id.as_deref(), Some("okk-a"));
 }
