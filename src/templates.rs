@@ -139,6 +139,27 @@ pub async fn save(pool: &PgPool, draft: &Draft, create: bool) -> Result<Template
         .ok_or_else(|| TemplateError::NotFound(draft.name.clone()))
 }
 
+/// Lints a stored version with its owner's permissions (for `check`: rules may have changed since it was saved).
+///
+/// # Errors
+/// Storage failures; lint problems are the inner `Err`.
+pub async fn lint_stored(
+    pool: &PgPool,
+    t: &TemplateVersion,
+) -> Result<Result<Vec<String>, Vec<String>>, TemplateError> {
+    let allow = match t.utility_id.as_deref() {
+        Some(u) => template::allows_personal_details(pool, u).await?.unwrap_or(false),
+        None => false,
+    };
+    let input = LintInput {
+        kind: TemplateKind::parse(&t.kind).unwrap_or(TemplateKind::Custom),
+        channel: Channel::parse(&t.channel).unwrap_or(Channel::Sms),
+        body: &t.body,
+        allow_personal_details_in_sms: allow,
+    };
+    Ok(lint(&input))
+}
+
 /// The render context of stored facts.
 #[must_use]
 pub fn context_of(facts: &RenderFacts) -> RenderContext {

@@ -214,13 +214,7 @@ async fn check(
     utility: Option<&str>,
     price: rust_decimal::Decimal,
 ) -> anyhow::Result<ExitCode> {
-    let input = crate::render::lint::LintInput {
-        kind: TemplateKind::parse(&t.kind).unwrap_or(TemplateKind::Custom),
-        channel: Channel::parse(&t.channel).unwrap_or(Channel::Sms),
-        body: &t.body,
-        allow_personal_details_in_sms: false,
-    };
-    let lint = crate::render::lint::lint(&input);
+    let lint = templates::lint_stored(pool, t).await?;
     match &lint {
         Ok(vars) => println!("lint      ok (uses {})", vars.join(", ")),
         Err(problems) => {

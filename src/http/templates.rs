@@ -21,6 +21,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/templates/{name}", get(show).put(edit))
         .route("/templates/{name}/versions", get(versions))
         .route("/templates/{name}/preview", post(preview))
+        .route("/templates/{name}/check", post(check))
 }
 
 impl From<TemplateError> for ApiError {
@@ -166,4 +167,42 @@ async fn preview(
     templates::preview(&engine, &key, &t, &ctx, price)
         .map(Json)
         .map_err(|e| ApiError::Unprocessable(crate::telemetry::error_chain(&e)))
+}
+
+/// Body of `POST /api/v1/templates/{name}/check`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    pub version: Option<i32>,
+    pub utility: Option<String>,
+}
+
+/// Lint of a stored version plus its worst case over stored debtors.
+#[derive(Debug, serde::Serialize)]
+pub struct CheckAnswer {
+    pub template: String,
+    pub version: i32,
+    pub lint_problems: Vec<String>,
+    #[serde(flatten)]
+    pub report: templates::CheckReport,
+}
+
+async fn check(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Option<Json<CheckRequest>>,
+) -> Result<Json<CheckAnswer>, ApiError> {
+    let req = body.map(|Json(r)| r).unwrap_or_default();
+    let t = template::get_template(&state.pool, &name, req.version)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("template '{name}' not found")))?;
+    let lint_problems = templates::lint_stored(&state.pool, &t).await?.err().unwrap_or_default();
+    let price = state.settings.templates.sms_price_per_segment;
+    let report = templates::check_stored(&state.pool, &t, req.utility.as_deref(), price).await?;
+    Ok(Json(CheckAnswer {
+        template: t.name,
+        version: t.version,
+        lint_problems,
+        report,
+    }))
 }

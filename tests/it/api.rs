@@ -318,3 +318,69 @@ async fn a_stored_debtor_is_previewed_by_account_after_an_upload(pool: PgPool) {
     assert!(text.contains("Ирина Ивановна"), "{text}");
     api.stop().await;
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_template_check_over_the_api_reports_lint_and_the_worst_case(pool: PgPool) {
+    let api = Api::spawn(&pool).await;
+    register_utility(&api).await;
+    let mut long = crate::helpers::debtor("1", "1 234 567,89");
+    long["services"] = serde_json::json!([
+        {"service": "холодное водоснабжение", "debt": "1"}, {"service": "горячее водоснабжение", "debt": "1"},
+        {"service": "водоотведение", "debt": "1"}, {"service": "электроснабжение", "debt": "1"},
+        {"service": "обращение с твёрдыми коммунальными отходами", "debt": "1"}
+    ]);
+    let doc = crate::helpers::batch_doc(
+        uuid::Uuid::new_v4(),
+        "2026-11-01",
+        vec![crate::helpers::debtor("2", "5"), long],
+    );
+    api.client
+        .post(api.url("/api/v1/batches"))
+        .bearer_auth("test-token")
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    poll_report(&api, doc["batch_id"].as_str().unwrap()).await;
+
+    let check = || async {
+        let r = api
+            .client
+            .post(api.url("/api/v1/templates/restriction-warning-sms/check"))
+            .bearer_auth("test-token")
+            .send();
+        r.await.unwrap().json::<Value>().await.unwrap()
+    };
+
+    let without_phone = check().await;
+    let contacts = debtor_notify::storage::utility::UtilityContacts {
+        contact_phone: Some("8 (3467) 33-00-11".into()),
+        ..Default::default()
+    };
+    debtor_notify::storage::utility::set_utility_contacts(&pool, UTILITY, &contacts)
+        .await
+        .unwrap();
+    let r = check().await;
+
+    assert_eq!(
+        without_phone["render_failures"].as_u64(),
+        Some(2),
+        "no contact phone on file: {without_phone}"
+    );
+    assert!(
+        without_phone["first_failures"][0].as_str().unwrap().contains("missing"),
+        "{without_phone}"
+    );
+    assert_eq!(r["lint_problems"], serde_json::json!([]));
+    assert_eq!(
+        (r["debtors"].as_u64(), r["render_failures"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(
+        r["too_long"].as_u64(),
+        Some(1),
+        "five long service names do not fit 4 segments: {r}"
+    );
+    assert_eq!(r["longest_account"], "***1");
+    api.stop().await;
+}
