@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use debtor_notify::app::Application;
 use reqwest::{StatusCode, multipart};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -44,6 +44,16 @@ impl Api {
             .send()
             .await
             .unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends JSON (or nothing) with the token; returns the status and the JSON answer.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth("test-token");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r = request.send().await.unwrap();
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
@@ -227,87 +237,68 @@ async fn uploads_for_unknown_utilities_and_bad_utility_fields_are_refused(pool: 
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn templates_are_created_edited_and_previewed_over_the_api(pool: PgPool) {
+    use reqwest::Method;
     let api = Api::spawn(&pool).await;
-    let post = |body: Value| {
-        api.client
-            .post(api.url("/api/v1/templates"))
-            .bearer_auth("test-token")
-            .json(&body)
-            .send()
-    };
     let body = "{{ creditor.name }}: ЛС {{ account_masked }}, долг {{ debt.total | money }}.";
+    let new =
+        |name: &str, kind: &str, body: &str| Some(json!({"name": name, "kind": kind, "channel": "sms", "body": body}));
 
-    let created = post(serde_json::json!({"name": "my-sms", "kind": "soft_reminder", "channel": "sms", "body": body}))
-        .await
-        .unwrap();
-    let refused =
-        post(serde_json::json!({"name": "ad-sms", "kind": "custom", "channel": "sms", "body": "Платите вовремя!"}))
-            .await
-            .unwrap();
+    let created = api
+        .call(Method::POST, "/api/v1/templates", new("my-sms", "soft_reminder", body))
+        .await;
+    let refused = api
+        .call(
+            Method::POST,
+            "/api/v1/templates",
+            new("ad-sms", "custom", "Платите вовремя!"),
+        )
+        .await;
     let edited = api
-        .client
-        .put(api.url("/api/v1/templates/my-sms"))
-        .bearer_auth("test-token")
-        .json(&serde_json::json!({"body": format!("{body} Спасибо!")}))
-        .send()
-        .await
-        .unwrap();
-    let preview = api
-        .client
-        .post(api.url("/api/v1/templates/my-sms/preview"))
-        .bearer_auth("test-token")
-        .json(&serde_json::json!({"version": 1}))
-        .send()
-        .await
-        .unwrap();
+        .call(
+            Method::PUT,
+            "/api/v1/templates/my-sms",
+            Some(json!({"body": format!("{body} Спасибо!")})),
+        )
+        .await;
+    let (_, p) = api
+        .call(
+            Method::POST,
+            "/api/v1/templates/my-sms/preview",
+            Some(json!({"version": 1})),
+        )
+        .await;
 
-    assert_eq!(created.status(), StatusCode::CREATED);
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let problems: Value = refused.json().await.unwrap();
-    assert!(problems["problems"][0].as_str().unwrap().contains("advertising"));
-    assert_eq!(edited.status(), StatusCode::CREATED);
-    assert_eq!(edited.json::<Value>().await.unwrap()["version"], 2);
-    let p: Value = preview.json().await.unwrap();
+    assert_eq!(created.0, StatusCode::CREATED);
+    assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.1["problems"][0].as_str().unwrap().contains("advertising"));
+    assert_eq!((edited.0, &edited.1["version"]), (StatusCode::CREATED, &json!(2)));
     assert_eq!(p["text"], "ОКК Октябрьское: ЛС ***0002, долг 3\u{a0}673,54\u{a0}₽.");
-    assert_eq!(
-        (p["encoding"].as_str(), p["segments"].as_u64(), p["too_long"].as_bool()),
-        (Some("ucs2"), Some(1), Some(false))
-    );
+    let size = (p["encoding"].as_str(), p["segments"].as_u64(), p["too_long"].as_bool());
+    assert_eq!(size, (Some("ucs2"), Some(1), Some(false)));
     assert_eq!(p["cost"], "2.50");
     api.stop().await;
+}
+
+/// Uploads debtors as a JSON batch and waits until they are stored.
+async fn store_debtors(api: &Api, debtors: Vec<Value>) {
+    let doc = crate::helpers::batch_doc(uuid::Uuid::new_v4(), "2026-11-01", debtors);
+    let (status, _) = api
+        .call(reqwest::Method::POST, "/api/v1/batches", Some(doc.clone()))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    poll_report(api, doc["batch_id"].as_str().unwrap()).await;
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn a_stored_debtor_is_previewed_by_account_after_an_upload(pool: PgPool) {
     let api = Api::spawn(&pool).await;
     register_utility(&api).await;
-    let doc = crate::helpers::batch_doc(
-        uuid::Uuid::new_v4(),
-        "2026-11-01",
-        vec![crate::helpers::debtor("8641000002", "3 673,54")],
-    );
-    let r = api
-        .client
-        .post(api.url("/api/v1/batches"))
-        .bearer_auth("test-token")
-        .json(&doc)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    poll_report(&api, doc["batch_id"].as_str().unwrap()).await;
+    store_debtors(&api, vec![crate::helpers::debtor("8641000002", "3 673,54")]).await;
 
-    let p: Value = api
-        .client
-        .post(api.url("/api/v1/templates/pretrial-voice/preview"))
-        .bearer_auth("test-token")
-        .json(&serde_json::json!({"account": "8641000002"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = "/api/v1/templates/pretrial-voice/preview";
+    let (_, p) = api
+        .call(reqwest::Method::POST, path, Some(json!({"account": "8641000002"})))
+        .await;
 
     let text = p["text"].as_str().unwrap();
     assert!(
@@ -324,35 +315,15 @@ async fn a_template_check_over_the_api_reports_lint_and_the_worst_case(pool: PgP
     let api = Api::spawn(&pool).await;
     register_utility(&api).await;
     let mut long = crate::helpers::debtor("1", "1 234 567,89");
-    long["services"] = serde_json::json!([
+    long["services"] = json!([
         {"service": "холодное водоснабжение", "debt": "1"}, {"service": "горячее водоснабжение", "debt": "1"},
         {"service": "водоотведение", "debt": "1"}, {"service": "электроснабжение", "debt": "1"},
         {"service": "обращение с твёрдыми коммунальными отходами", "debt": "1"}
     ]);
-    let doc = crate::helpers::batch_doc(
-        uuid::Uuid::new_v4(),
-        "2026-11-01",
-        vec![crate::helpers::debtor("2", "5"), long],
-    );
-    api.client
-        .post(api.url("/api/v1/batches"))
-        .bearer_auth("test-token")
-        .json(&doc)
-        .send()
-        .await
-        .unwrap();
-    poll_report(&api, doc["batch_id"].as_str().unwrap()).await;
+    store_debtors(&api, vec![crate::helpers::debtor("2", "5"), long]).await;
+    let path = "/api/v1/templates/restriction-warning-sms/check";
 
-    let check = || async {
-        let r = api
-            .client
-            .post(api.url("/api/v1/templates/restriction-warning-sms/check"))
-            .bearer_auth("test-token")
-            .send();
-        r.await.unwrap().json::<Value>().await.unwrap()
-    };
-
-    let without_phone = check().await;
+    let (_, without_phone) = api.call(reqwest::Method::POST, path, None).await;
     let contacts = debtor_notify::storage::utility::UtilityContacts {
         contact_phone: Some("8 (3467) 33-00-11".into()),
         ..Default::default()
@@ -360,7 +331,7 @@ async fn a_template_check_over_the_api_reports_lint_and_the_worst_case(pool: PgP
     debtor_notify::storage::utility::set_utility_contacts(&pool, UTILITY, &contacts)
         .await
         .unwrap();
-    let r = check().await;
+    let (_, r) = api.call(reqwest::Method::POST, path, None).await;
 
     assert_eq!(
         without_phone["render_failures"].as_u64(),
@@ -371,7 +342,7 @@ async fn a_template_check_over_the_api_reports_lint_and_the_worst_case(pool: PgP
         without_phone["first_failures"][0].as_str().unwrap().contains("missing"),
         "{without_phone}"
     );
-    assert_eq!(r["lint_problems"], serde_json::json!([]));
+    assert_eq!(r["lint_problems"], json!([]));
     assert_eq!(
         (r["debtors"].as_u64(), r["render_failures"].as_u64()),
         (Some(2), Some(0))
