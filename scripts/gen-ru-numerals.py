@@ -14,6 +14,8 @@ Conventions (pytils): 1000 -> "одна тысяча", 1000000 -> "один ми
 Words come from pytils. num2words is a cross-check: it must agree everywhere except its
 known gender bug before миллион/миллиард (num2words writes "одна миллион", "две миллиарда"
 for f and "одно миллион" for n; pytils' "один миллион", "два миллиарда" is correct).
+The genitive-case table, tests/fixtures/ru_numerals_genitive.tsv, is made by
+scripts/gen-ru-numerals-cases.py.
 """
 import os
 import random

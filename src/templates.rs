@@ -24,6 +24,8 @@ use crate::{
 pub enum TemplateError {
     #[error("template '{0}' not found")]
     NotFound(String),
+    #[error("no current debt for account {0}")]
+    NoDebtor(String),
     #[error("template '{0}' already exists; edit it to add a version")]
     Exists(String),
     #[error("template refused:\n- {}", .0.join("\n- "))]
@@ -158,6 +160,25 @@ pub async fn lint_stored(
         allow_personal_details_in_sms: allow,
     };
     Ok(lint(&input))
+}
+
+/// The render context of a stored debtor, by account (`utility` narrows when accounts repeat across utilities).
+///
+/// # Errors
+/// No current debt for the account, an ambiguous account, storage failures.
+pub async fn context_for_account(
+    pool: &PgPool,
+    account: &str,
+    utility: Option<&str>,
+) -> Result<RenderContext, TemplateError> {
+    let facts = template::render_facts(pool, account, utility).await?;
+    match facts.as_slice() {
+        [one] => Ok(context_of(one)),
+        [] => Err(TemplateError::NoDebtor(account.to_owned())),
+        _ => Err(TemplateError::Invalid(format!(
+            "account {account} exists in several utilities; name the utility"
+        ))),
+    }
 }
 
 /// The render context of stored facts.

@@ -94,39 +94,35 @@ pub async fn run(args: EnqueueArgs, settings: &Settings) -> anyhow::Result<ExitC
         campaign: parsed.meta.campaign.clone().or(args.campaign),
         chunk_size: settings.intake.chunk_size,
     };
+    publish_file(settings, &target, &parsed.records, started).await
+}
+
+/// Publishes the records with a progress bar; exit 1 on a broker failure (re-running is safe).
+async fn publish_file(
+    settings: &Settings,
+    target: &BatchTarget,
+    records: &[file::Record],
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
     let amqp = &settings.amqp;
-    let mut publisher = match Publisher::connect(amqp.url.expose(), &amqp.intake_exchange).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!(
-                "error: {e}: {}",
-                std::error::Error::source(&e)
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            );
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let bar = progress_bar(parsed.records.len() as u64);
-    let result = publish(&mut publisher, &target, &parsed.records, |n| bar.set_position(n as u64)).await;
-    bar.finish_and_clear();
+    let result = async {
+        let mut publisher = Publisher::connect(amqp.url.expose(), &amqp.intake_exchange).await?;
+        let bar = progress_bar(records.len() as u64);
+        let parts = publish(&mut publisher, target, records, |n| bar.set_position(n as u64)).await;
+        bar.finish_and_clear();
+        parts
+    }
+    .await;
     match result {
         Ok(parts) => {
-            println!(
-                "published {parts} message(s) to {} in {:.2}s",
-                amqp.intake_exchange,
-                started.elapsed().as_secs_f64()
-            );
-            println!("report: debtor-notify batch show {batch_id}   (or GET /api/v1/batches/{batch_id})");
+            let secs = started.elapsed().as_secs_f64();
+            println!("published {parts} message(s) to {} in {secs:.2}s", amqp.intake_exchange);
+            let id = target.batch_id;
+            println!("report: debtor-notify batch show {id}   (or GET /api/v1/batches/{id})");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!(
-                "error: {e}: {}",
-                std::error::Error::source(&e)
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            );
+            eprintln!("error: {}", crate::telemetry::error_chain(&e));
             eprintln!("re-running the same command is safe: parts already stored are ignored");
             Ok(ExitCode::from(1))
         }

@@ -162,40 +162,28 @@ pub async fn run(cmd: TemplateCommand, settings: &Settings) -> anyhow::Result<Ex
             account,
             utility,
             data,
-            sample,
+            sample: _,
             json,
         } => {
             let Some(t) = template::get_template(&pool, &name, version).await? else {
                 return not_found(&name);
             };
-            let ctx = match (account, data, sample) {
-                (Some(account), _, _) => {
-                    let facts = template::render_facts(&pool, &account, utility.as_deref()).await?;
-                    match facts.as_slice() {
-                        [one] => templates::context_of(one),
-                        [] => {
-                            eprintln!("error: no current debt for account {account}");
-                            return Ok(ExitCode::from(1));
-                        }
-                        _ => {
-                            eprintln!("error: account {account} exists in several utilities; add --utility");
-                            return Ok(ExitCode::from(2));
-                        }
-                    }
-                }
-                (None, Some(path), _) => {
+            let ctx = match (account, data) {
+                (Some(account), _) => match templates::context_for_account(&pool, &account, utility.as_deref()).await {
+                    Ok(ctx) => ctx,
+                    Err(TemplateError::Storage(e)) => return Err(e.into()),
+                    Err(e) => return failed(&e.to_string()),
+                },
+                (None, Some(path)) => {
                     serde_json::from_str(&read_body(&path)?).context("the data file is not a render context")?
                 }
-                (None, None, _) => RenderContext::sample(),
+                (None, None) => RenderContext::sample(),
             };
             let (engine, key) = templates::compile(&t)?;
             match templates::preview(&engine, &key, &t, &ctx, price) {
                 Ok(p) if json => println!("{}", serde_json::to_string_pretty(&p)?),
                 Ok(p) => print_preview(&p),
-                Err(e) => {
-                    eprintln!("error: {}", crate::telemetry::error_chain(&e));
-                    return Ok(ExitCode::from(1));
-                }
+                Err(e) => return failed(&crate::telemetry::error_chain(&e)),
             }
         }
         TemplateCommand::Check { name, version, utility } => {
@@ -268,6 +256,11 @@ fn print_preview(p: &Preview) {
 
 fn read_body(path: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn failed(reason: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("error: {reason}");
+    Ok(ExitCode::from(1))
 }
 
 fn not_found(name: &str) -> anyhow::Result<ExitCode> {

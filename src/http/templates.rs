@@ -27,7 +27,7 @@ pub(super) fn router() -> Router<AppState> {
 impl From<TemplateError> for ApiError {
     fn from(e: TemplateError) -> Self {
         match e {
-            TemplateError::NotFound(_) => Self::NotFound(e.to_string()),
+            TemplateError::NotFound(_) | TemplateError::NoDebtor(_) => Self::NotFound(e.to_string()),
             TemplateError::Exists(_) => Self::Conflict(e.to_string()),
             TemplateError::Lint(problems) => Self::Lint(problems),
             TemplateError::Invalid(reason) => Self::Unprocessable(reason),
@@ -146,18 +146,7 @@ async fn preview(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("template '{name}' not found")))?;
     let ctx = match (req.account, req.data) {
-        (Some(account), _) => {
-            let facts = template::render_facts(&state.pool, &account, req.utility.as_deref()).await?;
-            match facts.as_slice() {
-                [one] => templates::context_of(one),
-                [] => return Err(ApiError::NotFound(format!("no current debt for account {account}"))),
-                _ => {
-                    return Err(ApiError::Unprocessable(format!(
-                        "account {account} exists in several utilities; add utility"
-                    )));
-                }
-            }
-        }
+        (Some(account), _) => templates::context_for_account(&state.pool, &account, req.utility.as_deref()).await?,
         (None, Some(data)) => data,
         (None, None) => RenderContext::sample(),
     };

@@ -74,34 +74,13 @@ impl IntakeWorker {
         initial: Duration,
     ) -> Result<(), QueueError> {
         let amqp = &self.settings.amqp;
-        let connection = connect(amqp.url.expose()).await?;
-        let channel = connection
-            .create_channel()
-            .await
-            .map_err(QueueError::amqp("open channel"))?;
-        topology::declare(&channel, amqp).await?;
-        channel
-            .basic_qos(amqp.prefetch, BasicQosOptions::default())
-            .await
-            .map_err(QueueError::amqp("set prefetch"))?;
-        let dead_channel = connection
-            .create_channel()
-            .await
-            .map_err(QueueError::amqp("open channel"))?;
-        dead_channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(QueueError::amqp("enable confirms"))?;
-        let tag = format!("debtor-notify-intake-{}", uuid::Uuid::new_v4().simple());
-        let mut consumer = channel
-            .basic_consume(
-                amqp.batch_queue.as_str().into(),
-                tag.as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(QueueError::amqp("start consuming"))?;
+        let Session {
+            connection,
+            channel,
+            dead_channel,
+            tag,
+            mut consumer,
+        } = open_session(amqp).await?;
         info!(queue = %amqp.batch_queue, "intake consumer started");
         *delay = initial;
         let permits = Arc::new(Semaphore::new(self.settings.intake.concurrency));
@@ -223,6 +202,56 @@ impl IntakeWorker {
         }
         None
     }
+}
+
+/// One broker connection's worth of consuming state.
+struct Session {
+    connection: lapin::Connection,
+    channel: Channel,
+    /// A confirm-mode channel for republishing to the dead-letter exchange.
+    dead_channel: Channel,
+    tag: String,
+    consumer: lapin::Consumer,
+}
+
+/// Connects, declares the topology, sets the prefetch and starts consuming.
+async fn open_session(amqp: &crate::config::AmqpSettings) -> Result<Session, QueueError> {
+    let connection = connect(amqp.url.expose()).await?;
+    let channel = connection
+        .create_channel()
+        .await
+        .map_err(QueueError::amqp("open channel"))?;
+    topology::declare(&channel, amqp).await?;
+    channel
+        .basic_qos(amqp.prefetch, BasicQosOptions::default())
+        .await
+        .map_err(QueueError::amqp("set prefetch"))?;
+    let dead_channel = connection
+        .create_channel()
+        .await
+        .map_err(QueueError::amqp("open channel"))?;
+    dead_channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(QueueError::amqp("enable confirms"))?;
+    let tag = format!("debtor-notify-intake-{}", uuid::Uuid::new_v4().simple());
+    let queue = amqp.batch_queue.as_str().into();
+    let consumer = channel
+        .basic_consume(
+            queue,
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(QueueError::amqp("start consuming"))?;
+    Ok(Session {
+        connection,
+        channel,
+        dead_channel,
+        tag,
+        consumer,
+    })
 }
 
 fn header_text(props: &BasicProperties, name: &str) -> Option<String> {

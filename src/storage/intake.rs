@@ -78,36 +78,8 @@ pub enum StoreOutcome {
 /// Database failures; nothing is committed then.
 pub async fn store_part(pool: &PgPool, part: &PartToStore) -> Result<StoreOutcome, StorageError> {
     let mut tx = pool.begin().await?;
-    // `do nothing` takes no lock on an existing row: parts of one batch stay concurrent.
-    sqlx::query(
-        "insert into batch (batch_id, utility_id, as_of, campaign, status, parts_expected)
-         values ($1, $2, $3, $4, 'receiving', $5) on conflict (batch_id) do nothing",
-    )
-    .bind(part.batch_id)
-    .bind(&part.utility_id)
-    .bind(part.as_of)
-    .bind(&part.campaign)
-    .bind(part.parts_expected)
-    .execute(&mut *tx)
-    .await?;
-    let (owner, status): (String, String) = sqlx::query_as("select utility_id, status from batch where batch_id = $1")
-        .bind(part.batch_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    if owner != part.utility_id {
+    if !open_batch(&mut tx, part).await? {
         return Ok(StoreOutcome::BatchOwnedByOtherUtility);
-    }
-    if status == "rejected" {
-        // Rejected earlier (unknown utility) and resent after the utility was registered.
-        sqlx::query(
-            "update batch set status = 'receiving', as_of = $2, parts_expected = $3
-             where batch_id = $1 and status = 'rejected' and parts_received = 0",
-        )
-        .bind(part.batch_id)
-        .bind(part.as_of)
-        .bind(part.parts_expected)
-        .execute(&mut *tx)
-        .await?;
     }
     let rejected_records = count_rejected(&part.errors);
     let accepted = i32::try_from(part.debtors.len()).unwrap_or(i32::MAX);
@@ -153,6 +125,43 @@ pub async fn store_part(pool: &PgPool, part: &PartToStore) -> Result<StoreOutcom
     update_batch_counters(&mut tx, part, accepted, rejected).await?;
     tx.commit().await?;
     Ok(StoreOutcome::Stored { accepted, rejected })
+}
+
+/// Creates the batch row if this is its first part. Returns `false` when the batch id belongs to another
+/// utility. A batch rejected earlier (unknown utility) and resent after registration is reopened.
+async fn open_batch(tx: &mut PgConnection, part: &PartToStore) -> Result<bool, StorageError> {
+    // `do nothing` takes no lock on an existing row: parts of one batch stay concurrent.
+    sqlx::query(
+        "insert into batch (batch_id, utility_id, as_of, campaign, status, parts_expected)
+         values ($1, $2, $3, $4, 'receiving', $5) on conflict (batch_id) do nothing",
+    )
+    .bind(part.batch_id)
+    .bind(&part.utility_id)
+    .bind(part.as_of)
+    .bind(&part.campaign)
+    .bind(part.parts_expected)
+    .execute(&mut *tx)
+    .await?;
+    let (owner, status): (String, String) = sqlx::query_as("select utility_id, status from batch where batch_id = $1")
+        .bind(part.batch_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if owner != part.utility_id {
+        return Ok(false);
+    }
+    if status == "rejected" {
+        // Rejected earlier (unknown utility) and resent after the utility was registered.
+        sqlx::query(
+            "update batch set status = 'receiving', as_of = $2, parts_expected = $3
+             where batch_id = $1 and status = 'rejected' and parts_received = 0",
+        )
+        .bind(part.batch_id)
+        .bind(part.as_of)
+        .bind(part.parts_expected)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(true)
 }
 
 fn count_rejected(errors: &[IntakeErrorRow]) -> i32 {
