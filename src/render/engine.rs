@@ -58,9 +58,16 @@ impl Engine {
         env.add_filter("money_rub", |v: Value| -> Result<String, Error> {
             Ok(ru::money_rub(decimal(&v)?))
         });
-        env.add_filter("money_words", |v: Value| -> Result<String, Error> {
-            Ok(ru::money_in_words(decimal(&v)?))
-        });
+        env.add_filter(
+            "money_words",
+            |v: Value, case: Option<String>| -> Result<String, Error> {
+                let amount = decimal(&v)?;
+                Ok(match grammatical_case(case.as_deref())? {
+                    ru::Case::Nominative => ru::money_in_words(amount),
+                    ru::Case::Genitive => ru::money_in_words_genitive(amount),
+                })
+            },
+        );
         env.add_filter("in_words", in_words);
         env.add_filter("plural", |n: u64, one: String, few: String, many: String| {
             ru::plural_form(n, [&one, &few, &many]).to_owned()
@@ -130,7 +137,18 @@ fn date(v: &Value) -> Result<NaiveDate, Error> {
     NaiveDate::from_str(text).map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("'{text}' is not a date")))
 }
 
-fn in_words(n: u64, gender: Option<String>) -> Result<String, Error> {
+fn grammatical_case(case: Option<&str>) -> Result<ru::Case, Error> {
+    match case.unwrap_or("nom") {
+        "nom" => Ok(ru::Case::Nominative),
+        "gen" => Ok(ru::Case::Genitive),
+        other => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("case '{other}' is not nom or gen"),
+        )),
+    }
+}
+
+fn in_words(n: u64, gender: Option<String>, case: Option<String>) -> Result<String, Error> {
     let gender = match gender.as_deref().unwrap_or("m") {
         "m" => ru::Gender::Masculine,
         "f" => ru::Gender::Feminine,
@@ -142,5 +160,5 @@ fn in_words(n: u64, gender: Option<String>) -> Result<String, Error> {
             ));
         }
     };
-    Ok(ru::in_words(n, gender))
+    Ok(ru::in_words_case(n, gender, grammatical_case(case.as_deref())?))
 }

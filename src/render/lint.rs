@@ -225,6 +225,18 @@ mod tests {
     }
 
     #[test]
+    fn numbers_in_words_take_gender_and_case_in_templates() {
+        let mut engine = Engine::new();
+        let body = "в течение {{ 21 | in_words('m', 'gen') }} дня, {{ 21 | in_words('f') }} копейка, {{ debt.total | money_words('gen') }}";
+        engine.add("t", body).unwrap();
+        let text = engine.render("t", &RenderContext::sample()).unwrap();
+        assert_eq!(
+            text,
+            "в течение двадцати одного дня, двадцать одна копейка, трёх тысяч шестисот семидесяти трёх рублей пятидесяти четырёх копеек"
+        );
+    }
+
+    #[test]
     fn threats_of_criminal_liability_are_refused() {
         let e = check(
             TemplateKind::Pretrial,

@@ -13,6 +13,14 @@ pub enum Gender {
     Neuter,
 }
 
+/// Grammatical case of a number in words: «двадцать один» (nominative), «двадцати одного» (genitive, as in
+/// «в течение двадцати одного дня»).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    Nominative,
+    Genitive,
+}
+
 /// CLDR plural category for Russian integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plural {
@@ -40,6 +48,9 @@ pub fn plural_form(n: u64, forms: [&str; 3]) -> &str {
         Plural::Many => forms[2],
     }
 }
+
+/// Zero in the genitive (as pytils and num2words' Russian backend write it; «нуля» is also in use).
+const ZERO_GENITIVE: &str = "ноля";
 
 const HUNDREDS: [&str; 10] = [
     "",
@@ -90,6 +101,63 @@ const UNITS: [&str; 10] = [
     "девять",
 ];
 
+const HUNDREDS_GEN: [&str; 10] = [
+    "",
+    "ста",
+    "двухсот",
+    "трёхсот",
+    "четырёхсот",
+    "пятисот",
+    "шестисот",
+    "семисот",
+    "восьмисот",
+    "девятисот",
+];
+const TENS_GEN: [&str; 10] = [
+    "",
+    "",
+    "двадцати",
+    "тридцати",
+    "сорока",
+    "пятидесяти",
+    "шестидесяти",
+    "семидесяти",
+    "восьмидесяти",
+    "девяноста",
+];
+const TEENS_GEN: [&str; 10] = [
+    "десяти",
+    "одиннадцати",
+    "двенадцати",
+    "тринадцати",
+    "четырнадцати",
+    "пятнадцати",
+    "шестнадцати",
+    "семнадцати",
+    "восемнадцати",
+    "девятнадцати",
+];
+const UNITS_GEN: [&str; 10] = [
+    "",
+    "одного",
+    "двух",
+    "трёх",
+    "четырёх",
+    "пяти",
+    "шести",
+    "семи",
+    "восьми",
+    "девяти",
+];
+
+/// Scales in the genitive: singular after a group ending in 1 (одной тысячи), plural otherwise (двух тысяч).
+const SCALES_GEN: [[&str; 2]; 4] = [
+    ["тысячи", "тысяч"],
+    ["миллиона", "миллионов"],
+    ["миллиарда", "миллиардов"],
+    ["триллиона", "триллионов"],
+];
+
 /// Scales above the units: forms and gender of each.
 const SCALES: [([&str; 3], Gender); 4] = [
     (["тысяча", "тысячи", "тысяч"], Gender::Feminine),
@@ -98,30 +166,36 @@ const SCALES: [([&str; 3], Gender); 4] = [
     (["триллион", "триллиона", "триллионов"], Gender::Masculine),
 ];
 
-fn unit(d: u64, gender: Gender) -> &'static str {
-    match (d, gender) {
-        (1, Gender::Feminine) => "одна",
-        (1, Gender::Neuter) => "одно",
-        (2, Gender::Feminine) => "две",
-        _ => UNITS[d as usize],
+fn unit(d: u64, gender: Gender, case: Case) -> &'static str {
+    match (d, gender, case) {
+        (1, Gender::Feminine, Case::Nominative) => "одна",
+        (1, Gender::Neuter, Case::Nominative) => "одно",
+        (2, Gender::Feminine, Case::Nominative) => "две",
+        (1, Gender::Feminine, Case::Genitive) => "одной",
+        (_, _, Case::Nominative) => UNITS[d as usize],
+        (_, _, Case::Genitive) => UNITS_GEN[d as usize],
     }
 }
 
 /// Words for 1..=999 pushed onto `out`.
-fn triple(n: u64, gender: Gender, out: &mut Vec<&'static str>) {
+fn triple(n: u64, gender: Gender, case: Case, out: &mut Vec<&'static str>) {
+    let (hundreds, tens, teens) = match case {
+        Case::Nominative => (&HUNDREDS, &TENS, &TEENS),
+        Case::Genitive => (&HUNDREDS_GEN, &TENS_GEN, &TEENS_GEN),
+    };
     let (h, rest) = (n / 100, n % 100);
     if h > 0 {
-        out.push(HUNDREDS[h as usize]);
+        out.push(hundreds[h as usize]);
     }
     match rest {
         0 => {}
-        10..=19 => out.push(TEENS[(rest - 10) as usize]),
+        10..=19 => out.push(teens[(rest - 10) as usize]),
         _ => {
             if rest >= 20 {
-                out.push(TENS[(rest / 10) as usize]);
+                out.push(tens[(rest / 10) as usize]);
             }
             if rest % 10 > 0 {
-                out.push(unit(rest % 10, gender));
+                out.push(unit(rest % 10, gender, case));
             }
         }
     }
@@ -130,8 +204,18 @@ fn triple(n: u64, gender: Gender, out: &mut Vec<&'static str>) {
 /// `n` in words, agreeing with a noun of `gender`: `in_words(21, Feminine)` → `двадцать одна`.
 #[must_use]
 pub fn in_words(n: u64, gender: Gender) -> String {
+    in_words_case(n, gender, Case::Nominative)
+}
+
+/// `n` in words in a grammatical case: `in_words_case(21, Masculine, Genitive)` → `двадцати одного`.
+#[must_use]
+pub fn in_words_case(n: u64, gender: Gender, case: Case) -> String {
     if n == 0 {
-        return "ноль".to_owned();
+        return match case {
+            Case::Nominative => "ноль",
+            Case::Genitive => ZERO_GENITIVE,
+        }
+        .to_owned();
     }
     let mut groups = Vec::new();
     let mut rest = n;
@@ -144,12 +228,17 @@ pub fn in_words(n: u64, gender: Gender) -> String {
         if group == 0 {
             continue;
         }
+        let scale = (i.max(1) - 1).min(SCALES.len() - 1);
         if i == 0 {
-            triple(group, gender, &mut words);
+            triple(group, gender, case, &mut words);
         } else {
-            let (forms, scale_gender) = SCALES[(i - 1).min(SCALES.len() - 1)];
-            triple(group, scale_gender, &mut words);
-            words.push(plural_form(group, forms));
+            let (forms, scale_gender) = SCALES[scale];
+            triple(group, scale_gender, case, &mut words);
+            words.push(match case {
+                Case::Nominative => plural_form(group, forms),
+                Case::Genitive if plural(group) == Plural::One => SCALES_GEN[scale][0],
+                Case::Genitive => SCALES_GEN[scale][1],
+            });
         }
     }
     words.join(" ")
@@ -168,6 +257,20 @@ pub fn money_in_words(amount: Decimal) -> String {
         plural_form(rub, ["рубль", "рубля", "рублей"]),
         in_words(kop, Gender::Feminine),
         plural_form(kop, ["копейка", "копейки", "копеек"])
+    )
+}
+
+/// The amount in words in the genitive: `двенадцати тысяч трёхсот сорока пяти рублей шестидесяти семи копеек`.
+#[must_use]
+pub fn money_in_words_genitive(amount: Decimal) -> String {
+    let (rub, kop) = split_kopecks(amount);
+    let noun = |n: u64, one: &'static str, other: &'static str| if plural(n) == Plural::One { one } else { other };
+    format!(
+        "{} {} {} {}",
+        in_words_case(rub, Gender::Masculine, Case::Genitive),
+        noun(rub, "рубля", "рублей"),
+        in_words_case(kop, Gender::Feminine, Case::Genitive),
+        noun(kop, "копейки", "копеек")
     )
 }
 
@@ -269,6 +372,26 @@ mod tests {
                 "n" => in_words(n, Gender::Neuter),
                 "rub" => money_in_words(Decimal::new(i64::try_from(n).unwrap(), 2)),
                 "plural" => format!("{:?}", plural(n)).to_lowercase(),
+                other => panic!("unknown kind {other}"),
+            };
+            assert_eq!(got, expected, "{kind} {input}");
+            checked += 1;
+        }
+        assert!(checked >= 2000, "only {checked} golden rows");
+    }
+
+    #[test]
+    fn the_genitive_golden_table_generated_with_num2words_matches() {
+        let table = include_str!("../../tests/fixtures/ru_numerals_genitive.tsv");
+        let mut checked = 0;
+        for line in table.lines().skip(1) {
+            let mut cols = line.split('\t');
+            let (kind, input, expected) = (cols.next().unwrap(), cols.next().unwrap(), cols.next().unwrap());
+            let n: u64 = input.parse().unwrap();
+            let got = match kind {
+                "m" => in_words_case(n, Gender::Masculine, Case::Genitive),
+                "f" => in_words_case(n, Gender::Feminine, Case::Genitive),
+                "rub" => money_in_words_genitive(Decimal::new(i64::try_from(n).unwrap(), 2)),
                 other => panic!("unknown kind {other}"),
             };
             assert_eq!(got, expected, "{kind} {input}");
