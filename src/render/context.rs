@@ -56,8 +56,11 @@ pub struct RenderContext {
     /// `***1234`: the last four characters of the account.
     pub account_masked: String,
     /// The last four characters of the account, for voice scripts.
+    #[serde(default)]
     pub account_tail: String,
+    #[serde(default)]
     pub name: Option<NameForms>,
+    #[serde(default)]
     pub address: Option<String>,
     pub debt: Debt,
 }
@@ -92,6 +95,7 @@ pub struct Debt {
     pub as_of: String,
     pub services: Vec<ServiceLine>,
     /// `services` without those never restricted (heating), for restriction warnings.
+    #[serde(default)]
     pub restrictable_services: Vec<ServiceLine>,
 }
 

@@ -170,6 +170,17 @@ async fn the_cli_previews_and_checks_a_template(pool: PgPool) {
         .output()
         .await
         .unwrap();
+    let data = command(&settings)
+        .args([
+            "template",
+            "preview",
+            "pretrial-voice",
+            "--data",
+            "docs/examples/render-context.json",
+        ])
+        .output()
+        .await
+        .unwrap();
     let check = command(&settings)
         .args(["template", "check", "restriction-warning-sms"])
         .output()
@@ -185,6 +196,11 @@ async fn the_cli_previews_and_checks_a_template(pool: PgPool) {
     assert!(out.contains("в течение 20 дней со дня доставки"), "{out}");
     assert!(
         out.contains("Ucs2, 218 characters (218 units), 4 segment(s) of max 4, cost 10.00 ₽"),
+        "{out}"
+    );
+    let out = String::from_utf8_lossy(&data.stdout);
+    assert!(
+        out.contains("три тысячи шестьсот семьдесят три рубля пятьдесят четыре копейки"),
         "{out}"
     );
     let out = String::from_utf8_lossy(&check.stdout);
