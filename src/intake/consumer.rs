@@ -9,7 +9,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use futures_util::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::{FutureExt, StreamExt};
 use lapin::{
     BasicProperties, Channel, Confirmation,
     message::Delivery,
@@ -24,7 +26,7 @@ use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{Instrument, error, info, info_span, warn};
 
-use super::process::{Incoming, Verdict, process_message};
+use super::process::{Incoming, Verdict, process_message, record_unprocessable};
 use crate::{
     config::Settings,
     queue::{QueueError, connect, topology},
@@ -180,19 +182,31 @@ impl IntakeWorker {
         let intake = &self.settings.intake;
         let (mut delay, max) = intake.db_retry_backoff();
         for attempt in 1..=intake.db_retry_attempts.max(1) {
-            match process_message(&self.pool, intake, incoming.clone()).await {
-                Ok(verdict) => return Some(verdict),
-                Err(e) if e.is_transient() => {
+            // A panic is a bug in processing this message: dead-letter it (with a row) instead of looping.
+            let outcome = AssertUnwindSafe(process_message(&self.pool, intake, incoming.clone()))
+                .catch_unwind()
+                .await;
+            let reason = match outcome {
+                Ok(Ok(verdict)) => return Some(verdict),
+                Ok(Err(e)) if e.is_transient() => {
                     warn!(attempt, error = %error_chain(&e), "database unavailable while storing a batch part");
+                    None
                 }
-                Err(e) => {
-                    error!(error = %error_chain(&e), "database refused a batch part");
-                    let reason = format!(
-                        "database refused the batch: {}",
-                        std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string)
-                    );
-                    return Some(Verdict::DeadLetter { reason });
-                }
+                Ok(Err(e)) => Some(format!("database refused the batch: {}", error_chain(&e))),
+                Err(panic) => Some(format!(
+                    "internal error while processing the message: {}",
+                    panic_text(&panic)
+                )),
+            };
+            if let Some(reason) = reason {
+                error!(%reason, "batch message cannot be processed");
+                return match record_unprocessable(&self.pool, &incoming, reason).await {
+                    Ok(verdict) => Some(verdict),
+                    Err(e) => {
+                        warn!(error = %error_chain(&e), "cannot record the unprocessable message; requeueing");
+                        None
+                    }
+                };
             }
             tokio::select! {
                 () = token.cancelled() => return None,
@@ -252,6 +266,14 @@ async fn open_session(amqp: &crate::config::AmqpSettings) -> Result<Session, Que
         tag,
         consumer,
     })
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
 }
 
 fn header_text(props: &BasicProperties, name: &str) -> Option<String> {

@@ -112,6 +112,23 @@ pub async fn process_message(pool: &PgPool, settings: &IntakeSettings, msg: Inco
     }
 }
 
+/// Records a message that could not be processed at all (the database refused it, or processing failed) so
+/// it can be dead-lettered with a row an operator sees.
+///
+/// # Errors
+/// The database fails to record it; the caller then requeues.
+pub async fn record_unprocessable(pool: &PgPool, msg: &Incoming, reason: String) -> Result<Verdict, StorageError> {
+    let dead = DeadLetter {
+        batch_id: Probe::read(&msg.body).batch_id,
+        rejected_batch: None,
+        part_index: None,
+        message_id: msg.message_id.clone(),
+        digest: Sha256::digest(&msg.body).to_vec(),
+        reason,
+    };
+    dead_letter(pool, dead).await
+}
+
 async fn dead_letter(pool: &PgPool, dead: DeadLetter) -> Result<Verdict, StorageError> {
     record_dead_letter(pool, &dead).await?;
     Ok(Verdict::DeadLetter { reason: dead.reason })

@@ -296,3 +296,33 @@ async fn a_batch_in_several_parts_completes_when_every_part_is_in(pool: PgPool) 
     );
     worker.stop().await;
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_batch_the_database_refuses_is_dead_lettered_with_a_row_not_retried_forever(pool: PgPool) {
+    let worker = Worker::start(pool.clone()).await;
+    sqlx::query("revoke insert on debt_snapshot from current_user")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let batch_id = Uuid::new_v4();
+
+    worker
+        .publish_batch(&batch_doc(batch_id, "2026-11-01", vec![debtor("1", "1.00")]))
+        .await;
+    let (_, reason) = worker.take_dead_letter().await;
+
+    assert!(reason.starts_with("database refused the batch"), "{reason}");
+    assert!(reason.contains("permission denied"), "{reason}");
+    let recorded: (Option<Uuid>, String) =
+        sqlx::query_as("select batch_id, reason from intake_error where severity = 'dead_lettered'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(recorded, (Some(batch_id), reason));
+    assert_eq!(
+        count(&pool, "select count(*) from debtor").await,
+        0,
+        "the failed transaction left nothing behind"
+    );
+    worker.stop().await;
+}
