@@ -5,6 +5,7 @@
 //! - [`config`]: typed settings from `config/default.toml`, `--config FILE` and the environment.
 //! - [`telemetry`]: log set-up (pretty or JSON).
 //! - [`shutdown`]: SIGINT/SIGTERM → cancellation token.
+//! - [`policy`]: contact windows, production calendar, frequency caps (pure; used by dispatch).
 //! - [`queue`]: RabbitMQ connection, topology, the `debtor-batch.v1` contract, confirming publisher.
 //! - [`render`]: message templates: engine, context, Russian formatting, SMS sizing, lint.
 //! - [`intake`]: batch consumer, file readers (CSV/XLSX/JSON), enqueue (chunk + publish).
@@ -22,6 +23,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod policy;
 pub mod queue;
 pub mod render;
 pub mod shutdown;
