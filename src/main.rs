@@ -34,6 +34,9 @@ enum Command {
     /// Message templates: list, show, create, edit (new version), preview, check.
     #[command(subcommand)]
     Template(cli::template::TemplateCommand),
+    /// The opt-out list: numbers and debtors that must not be contacted.
+    #[command(subcommand)]
+    OptOut(cli::opt_out::OptOutCommand),
     /// Batch reports.
     #[command(subcommand)]
     Batch(cli::batch::BatchCommand),
@@ -91,6 +94,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Enqueue(args) => cli::enqueue::run(args, &settings).await,
         Command::Batch(cmd) => cli::batch::run(cmd, &settings).await,
         Command::Template(cmd) => cli::template::run(cmd, &settings).await,
+        Command::OptOut(cmd) => cli::opt_out::run(cmd, &settings).await,
         Command::Bench(cmd) => bench::run(cmd, settings).await,
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod batch;
 pub mod enqueue;
+pub mod opt_out;
 pub mod template;
 pub mod utility;

@@ -3,6 +3,7 @@
 mod batches;
 mod error;
 mod health;
+mod opt_outs;
 mod templates;
 pub(crate) mod utilities;
 
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(utilities::router())
         .merge(batches::router(state.settings.http.max_upload_bytes))
         .merge(templates::router())
+        .merge(opt_outs::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/api/v1", api)

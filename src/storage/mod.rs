@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod intake;
+pub mod opt_out;
 pub mod template;
 pub mod utility;
 

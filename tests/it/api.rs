@@ -355,3 +355,55 @@ async fn a_template_check_over_the_api_reports_lint_and_the_worst_case(pool: PgP
     assert_eq!(r["longest_account"], "***1");
     api.stop().await;
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn an_opt_out_is_added_listed_masked_lifted_and_kept_as_history(pool: PgPool) {
+    use debtor_notify::storage::opt_out::is_opted_out;
+    use reqwest::Method;
+    let api = Api::spawn(&pool).await;
+    register_utility(&api).await;
+    let by_phone =
+        json!({"utility": UTILITY, "phone": "8 (912) 345-67-89", "reason": "отказ абонента", "by": "оператор Иванова"});
+    let by_account = json!({"utility": UTILITY, "account": "8641000002", "reason": "представитель по 230-ФЗ ст.8"});
+
+    let added = api.call(Method::POST, "/api/v1/opt-outs", Some(by_phone.clone())).await;
+    let again = api.call(Method::POST, "/api/v1/opt-outs", Some(by_phone.clone())).await;
+    api.call(Method::POST, "/api/v1/opt-outs", Some(by_account)).await;
+    let (_, masked) = api
+        .call(Method::GET, &format!("/api/v1/opt-outs?utility={UTILITY}"), None)
+        .await;
+    let blocked = is_opted_out(&pool, UTILITY, "1", "+79123456789").await.unwrap();
+    let lifted = api.call(Method::DELETE, "/api/v1/opt-outs", Some(by_phone)).await;
+    let (_, history) = api
+        .call(Method::GET, "/api/v1/opt-outs?all=true&show_phones=true", None)
+        .await;
+
+    assert_eq!(
+        (added.0, again.0, lifted.0),
+        (StatusCode::CREATED, StatusCode::CONFLICT, StatusCode::NO_CONTENT)
+    );
+    assert_eq!(masked.as_array().unwrap().len(), 2);
+    assert_eq!(masked[1]["e164"], "+*******6789", "numbers are masked unless asked for");
+    assert!(
+        blocked,
+        "a number on the list is opted out for every debtor of the utility"
+    );
+    assert!(!is_opted_out(&pool, UTILITY, "1", "+79123456789").await.unwrap());
+    assert!(
+        is_opted_out(&pool, UTILITY, "8641000002", "+79990000000")
+            .await
+            .unwrap(),
+        "by account, any number"
+    );
+    let phone_entry = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["e164"] == "+79123456789")
+        .unwrap();
+    assert_eq!(
+        (phone_entry["added_by"].as_str(), phone_entry["removed_by"].as_str()),
+        (Some("оператор Иванова"), Some("оператор Иванова"))
+    );
+    api.stop().await;
+}

@@ -208,3 +208,55 @@ async fn the_cli_previews_and_checks_a_template(pool: PgPool) {
     assert!(out.contains("lint      ok"), "{out}");
     assert!(out.contains("debtors   0 rendered, 0 failed"), "{out}");
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn the_cli_adds_lists_and_lifts_an_opt_out_with_the_number_masked(pool: PgPool) {
+    let settings = test_settings(&pool);
+    debtor_notify::storage::utility::insert_utility(&pool, UTILITY, "ОКК", "Asia/Yekaterinburg")
+        .await
+        .unwrap();
+    let target = [
+        "--utility",
+        UTILITY,
+        "--phone",
+        "8 (912) 345-67-89",
+        "--reason",
+        "отказ абонента",
+        "--by",
+        "test",
+    ];
+
+    let add = command(&settings)
+        .args(["opt-out", "add"])
+        .args(target)
+        .output()
+        .await
+        .unwrap();
+    let list = command(&settings).args(["opt-out", "list"]).output().await.unwrap();
+    let remove = command(&settings)
+        .args(["opt-out", "remove"])
+        .args(target)
+        .output()
+        .await
+        .unwrap();
+    let bad = command(&settings)
+        .args([
+            "opt-out",
+            "add",
+            "--utility",
+            UTILITY,
+            "--phone",
+            "12345",
+            "--reason",
+            "x",
+        ])
+        .output()
+        .await
+        .unwrap();
+
+    assert!(add.status.success() && remove.status.success());
+    let out = String::from_utf8_lossy(&list.stdout);
+    assert!(out.contains("+*******6789") && !out.contains("+79123456789"), "{out}");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("'12345' is not a phone number"));
+}
