@@ -37,6 +37,9 @@ enum Command {
     /// The opt-out list: numbers and debtors that must not be contacted.
     #[command(subcommand)]
     OptOut(cli::opt_out::OptOutCommand),
+    /// The production calendar: show days off, set or load overrides.
+    #[command(subcommand)]
+    Calendar(cli::calendar::CalendarCommand),
     /// Batch reports.
     #[command(subcommand)]
     Batch(cli::batch::BatchCommand),
@@ -95,6 +98,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Batch(cmd) => cli::batch::run(cmd, &settings).await,
         Command::Template(cmd) => cli::template::run(cmd, &settings).await,
         Command::OptOut(cmd) => cli::opt_out::run(cmd, &settings).await,
+        Command::Calendar(cmd) => cli::calendar::run(cmd, &settings).await,
         Command::Bench(cmd) => bench::run(cmd, settings).await,
     }
 }

@@ -4,6 +4,7 @@
 //! `verb_noun` function; bulk writes use `UNNEST` over one array per column.
 
 pub mod batch;
+pub mod calendar;
 pub mod intake;
 pub mod opt_out;
 pub mod template;

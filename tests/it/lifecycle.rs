@@ -260,3 +260,39 @@ async fn the_cli_adds_lists_and_lifts_an_opt_out_with_the_number_masked(pool: Pg
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("'12345' is not a phone number"));
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn calendar_overrides_load_from_a_file_and_apply_to_their_region_only(pool: PgPool) {
+    let settings = test_settings(&pool);
+    let file = std::env::temp_dir().join(format!("calendar-{}.csv", Uuid::new_v4()));
+    std::fs::write(
+        &file,
+        "# regional day off\n31.08.2026;выходной;16;День Республики Татарстан\n",
+    )
+    .unwrap();
+
+    let load = command(&settings)
+        .args(["calendar", "load"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    let tatarstan = command(&settings)
+        .args(["calendar", "show", "2026-08", "--region", "16"])
+        .output()
+        .await
+        .unwrap();
+    let yugra = command(&settings)
+        .args(["calendar", "show", "2026-08", "--region", "86"])
+        .output()
+        .await
+        .unwrap();
+    let calendar = debtor_notify::storage::calendar::load_calendar(&pool).await.unwrap();
+
+    assert!(load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
+    assert!(String::from_utf8_lossy(&tatarstan.stdout).contains("2026-08-31 Mon day off (Override)"));
+    assert!(!String::from_utf8_lossy(&yugra.stdout).contains("2026-08-31"));
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 8, 31).unwrap();
+    assert!(calendar.is_day_off(day, Some("16")) && !calendar.is_day_off(day, Some("86")));
+    let _ = std::fs::remove_file(file);
+}
