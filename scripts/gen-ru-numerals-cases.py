@@ -27,8 +27,17 @@ import random
 import re
 import sys
 
+import importlib.util
+
 from num2words import num2words
 from pytils import numeral
+
+# The seeded sampler is shared with the nominative generator (same directory).
+_spec = importlib.util.spec_from_file_location(
+    "gen_ru_numerals", os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen-ru-numerals.py"))
+_nominative = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_nominative)
+log_uniform = _nominative.log_uniform
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures", "ru_numerals_genitive.tsv")
@@ -58,17 +67,6 @@ REF_HUNDREDS = ["", "ста", "двухсот", "трёхсот", "четырё�
 # scale, gender of the scale word, its genitive singular / plural
 REF_SCALES = [(10**9, "m", "миллиарда", "миллиардов"), (10**6, "m", "миллиона", "миллионов"),
               (10**3, "f", "тысячи", "тысяч"), (1, None, None, None)]
-
-
-def log_uniform(rng, min_digits, max_digits, count, exclude=()):
-    """`count` distinct seeded integers, not in `exclude`, digit count uniform in the range."""
-    out = set()
-    while len(out) < count:
-        d = rng.randint(min_digits, max_digits)
-        n = rng.randrange(10 ** (d - 1) if d > 1 else 0, 10 ** d)
-        if n not in exclude:
-            out.add(n)
-    return out
 
 
 def genitive_noun(n, singular, plural):

@@ -6,7 +6,6 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::{
-    domain::ServiceDebt,
     render::{
         Channel, Engine, RenderContext, RenderError, TemplateKind,
         context::{ContextInput, Creditor},
@@ -184,7 +183,6 @@ pub async fn context_for_account(
 /// The render context of stored facts.
 #[must_use]
 pub fn context_of(facts: &RenderFacts) -> RenderContext {
-    let services: Vec<ServiceDebt> = serde_json::from_value(facts.services.clone()).unwrap_or_default();
     RenderContext::build(ContextInput {
         creditor: Creditor {
             name: facts.utility_name.clone(),
@@ -199,7 +197,7 @@ pub fn context_of(facts: &RenderFacts) -> RenderContext {
         penalty: facts.penalty,
         months_overdue: facts.months_overdue,
         as_of: facts.as_of,
-        services: &services,
+        services: &facts.services,
     })
 }
 

@@ -70,6 +70,15 @@ pub struct ServiceDebt {
     pub debt: Decimal,
 }
 
+impl fmt::Debug for ServiceDebt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The amount is personal data: never in Debug output.
+        f.debug_struct("ServiceDebt")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A validated debtor record, ready to store.
 #[derive(Clone)]
 pub struct ValidDebtor {

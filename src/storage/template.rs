@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgPool};
 
 use super::StorageError;
+use crate::domain::ServiceDebt;
 
 /// One version of a template.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -146,7 +147,8 @@ pub struct RenderFacts {
     pub penalty: Decimal,
     pub months_overdue: i32,
     pub as_of: NaiveDate,
-    pub services: serde_json::Value,
+    /// Decoded here so a malformed stored list fails loudly instead of rendering without services.
+    pub services: sqlx::types::Json<Vec<ServiceDebt>>,
 }
 
 const FACTS: &str = "select u.display_name as utility_name, u.contact_phone, u.payment_url, u.payment_details,
