@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::helpers::{UTILITY, test_settings};
 
 struct Api {
+    settings: debtor_notify::config::Settings,
     base: String,
     client: reqwest::Client,
     token: CancellationToken,
@@ -20,11 +21,12 @@ struct Api {
 impl Api {
     async fn spawn(pool: &PgPool) -> Self {
         let settings = test_settings(pool);
-        let app = Application::build(settings).await.unwrap();
+        let app = Application::build(settings.clone()).await.unwrap();
         let base = format!("http://127.0.0.1:{}", app.port().unwrap());
         let token = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(token.clone()));
         Self {
+            settings,
             base,
             client: reqwest::Client::new(),
             token,
@@ -60,6 +62,7 @@ impl Api {
     async fn stop(self) {
         self.token.cancel();
         self.handle.await.unwrap().unwrap();
+        crate::helpers::delete_topology(&self.settings).await;
     }
 }
 

@@ -165,7 +165,7 @@ pub async fn declare(settings: &Settings) {
     let _ = conn.close(200, "done".into()).await;
 }
 
-async fn delete_topology(settings: &Settings) {
+pub async fn delete_topology(settings: &Settings) {
     let Ok(conn) = queue::connect(settings.amqp.url.expose()).await else {
         return;
     };
