@@ -7,6 +7,10 @@
 //! - [`shutdown`]: SIGINT/SIGTERM → cancellation token.
 //! - [`policy`]: contact windows, production calendar, frequency caps (pure; used by dispatch).
 //! - [`queue`]: RabbitMQ connection, topology, the `debtor-batch.v1` contract, confirming publisher.
+//! - [`clock`]: the injectable clock (system or manual) of the planner and dispatchers.
+//! - [`campaign`]: campaign definitions, lifecycle and the planner (steps into notification rows).
+//! - [`dispatch`]: the dispatch engine: claim, policy gate, hand-over, reports, reconciliation.
+//! - [`gateway`]: the SMS and voice provider traits, limits, and the built-in simulator.
 //! - [`render`]: message templates: engine, context, Russian formatting, SMS sizing, lint.
 //! - [`intake`]: batch consumer, file readers (CSV/XLSX/JSON), enqueue (chunk + publish).
 //! - [`templates`]: template use cases (save after lint, preview, worst-case check) for the CLI and API.
@@ -18,9 +22,13 @@
 
 pub mod app;
 pub mod bench;
+pub mod campaign;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
+pub mod gateway;
 pub mod http;
 pub mod intake;
 pub mod policy;

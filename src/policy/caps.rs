@@ -1,7 +1,7 @@
 //! Frequency caps per debtor per creditor (230-ФЗ ст.7 ч.3, ч.5): messages (SMS and robocalls together) 2 a day,
 //! 4 a week, 16 a month; live calls 1/2/8. Counted in the debtor's local calendar day, ISO week and month.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// Limits per calendar unit.
@@ -82,10 +82,29 @@ impl Caps {
     }
 }
 
+impl CapReached {
+    /// The start (local midnight, as UTC) of the next unit after `at`: the next day, the next Monday, or the
+    /// first of the next month. A capped notice waits until then.
+    #[must_use]
+    pub fn next_period(self, at: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+        let today = at.with_timezone(&zone).date_naive();
+        let day = match self {
+            Self::Day => today + Duration::days(1),
+            Self::Week => today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday())),
+            Self::Month => {
+                let (y, m) = if today.month() == 12 { (today.year() + 1, 1) } else { (today.year(), today.month() + 1) };
+                NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(today + Duration::days(31))
+            }
+        };
+        zone.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .map_or(at + Duration::days(1), |t| t.with_timezone(&Utc))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Duration, TimeZone};
     use chrono_tz::Asia;
 
     fn at(zone: Tz, d: u32, h: u32) -> DateTime<Utc> {
@@ -137,5 +156,15 @@ mod tests {
             per_month: 16,
         };
         assert_eq!(big.check(at(zone, 28, 10), &month, zone), Err(CapReached::Month));
+    }
+
+    #[test]
+    fn a_capped_notice_waits_for_the_next_local_day_week_or_month() {
+        let zone = Asia::Kamchatka;
+        let now = at(zone, 25, 18); // Wednesday
+        assert_eq!(CapReached::Day.next_period(now, zone), at(zone, 26, 0));
+        assert_eq!(CapReached::Week.next_period(now, zone), at(zone, 30, 0));
+        let dec1 = zone.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap().with_timezone(&Utc);
+        assert_eq!(CapReached::Month.next_period(now, zone), dec1);
     }
 }

@@ -44,14 +44,19 @@ impl ContactWindow {
     /// The legal window narrowed by a tenant's: the later opening and the earlier closing of each.
     #[must_use]
     pub fn narrowed(tenant: Self) -> Self {
-        let legal = Self::legal();
+        Self::legal().intersect(tenant)
+    }
+
+    /// Both windows at once: the later opening and the earlier closing of each.
+    #[must_use]
+    pub fn intersect(self, other: Self) -> Self {
         let narrow = |a: Hours, b: Hours| Hours {
             open: a.open.max(b.open),
             close: a.close.min(b.close),
         };
         Self {
-            working_day: narrow(legal.working_day, tenant.working_day),
-            day_off: narrow(legal.day_off, tenant.day_off),
+            working_day: narrow(self.working_day, other.working_day),
+            day_off: narrow(self.day_off, other.day_off),
         }
     }
 

@@ -5,8 +5,13 @@
 
 pub mod batch;
 pub mod calendar;
+pub mod campaign;
+pub mod delivery;
 pub mod intake;
+pub mod notification;
 pub mod opt_out;
+pub mod plan;
+pub mod sim;
 pub mod template;
 pub mod utility;
 

@@ -102,3 +102,15 @@ pub async fn set_utility_contacts(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A utility's region code (regional production-calendar overrides), if set.
+///
+/// # Errors
+/// Database failures.
+pub async fn utility_region(pool: &sqlx::PgPool, utility_id: &str) -> Result<Option<String>, StorageError> {
+    Ok(sqlx::query_scalar("select region from utility where utility_id = $1")
+        .bind(utility_id)
+        .fetch_optional(pool)
+        .await?
+        .flatten())
+}

@@ -9,8 +9,11 @@ use std::{fmt, net::SocketAddr, path::Path, time::Duration};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+pub mod dispatch;
+pub use dispatch::{DispatchSettings, PlannerSettings, PolicySettings, SimJournal, SimulatorSettings};
+
 /// The defaults shipped with the binary; identical to `config/default.toml`.
-const DEFAULTS: &str = include_str!("../config/default.toml");
+const DEFAULTS: &str = include_str!("../../config/default.toml");
 
 /// Everything the service can be told.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,6 +26,10 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub serve: ServeSettings,
     pub templates: TemplateSettings,
+    pub policy: PolicySettings,
+    pub planner: PlannerSettings,
+    pub dispatch: DispatchSettings,
+    pub simulator: SimulatorSettings,
 }
 
 /// Template previews.
@@ -107,6 +114,8 @@ pub struct ServeSettings {
 pub enum Role {
     Intake,
     Api,
+    Planner,
+    Dispatch,
 }
 
 /// A string that must not be printed: tokens, and URLs that may carry passwords.
@@ -169,6 +178,9 @@ impl Settings {
         }
         let settings: Self = builder.build()?.try_deserialize()?;
         settings.check()?;
+        settings.policy.check()?;
+        settings.dispatch.check()?;
+        settings.simulator.check()?;
         Ok(settings)
     }
 
@@ -251,7 +263,10 @@ mod tests {
             .try_deserialize()
             .unwrap();
         assert_eq!(s.amqp.batch_queue, "debtor-notify.batches");
-        assert_eq!(s.serve.roles, [Role::Intake, Role::Api]);
+        assert_eq!(s.serve.roles, [Role::Intake, Role::Api, Role::Planner, Role::Dispatch]);
+        s.policy.check().unwrap();
+        s.dispatch.check().unwrap();
+        s.simulator.check().unwrap();
         assert!(!format!("{s:?}").contains("debtor_notify:debtor_notify"));
     }
 }

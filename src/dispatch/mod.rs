@@ -1,0 +1,181 @@
+//! The dispatch engine: claims due notifications, asks the policy [`gate`], renders, hands over to the provider
+//! within its limits, and records every outcome; records delivery [`reports`]; [`reconcile`]s in-doubt and
+//! report-less hand-overs through the provider's status query. No transaction is held across a provider call.
+
+pub mod gate;
+mod pass;
+pub mod reconcile;
+pub mod reports;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError, RwLock},
+    time::Duration,
+};
+
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::{info, warn};
+
+use crate::{
+    clock::SharedClock,
+    config::Settings,
+    gateway::{DeliveryReport, SmsGateway, VoiceGateway, limits::CampaignRates, limits::ProviderLimits, simulator::Simulator},
+    policy::calendar::ProductionCalendar,
+    render::Engine,
+    storage::{self, StorageError, template::TemplateVersion},
+    telemetry::error_chain,
+};
+
+pub use pass::PassStats;
+
+/// Dispatch failures, with the cause kept.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("storage failed")]
+    Storage(#[from] StorageError),
+    #[error("database failed")]
+    Database(#[from] sqlx::Error),
+}
+
+/// A compiled template version.
+struct Compiled {
+    engine: Engine,
+    key: String,
+    version: TemplateVersion,
+}
+
+/// One dispatcher process's engine; cheap to share behind an `Arc`.
+pub struct Dispatcher {
+    pool: sqlx::PgPool,
+    settings: Arc<Settings>,
+    clock: SharedClock,
+    sms: Arc<dyn SmsGateway>,
+    voice: Arc<dyn VoiceGateway>,
+    sms_limits: ProviderLimits,
+    voice_limits: ProviderLimits,
+    campaigns: CampaignRates,
+    templates: Mutex<HashMap<(String, i32), Arc<Compiled>>>,
+    calendar: RwLock<Arc<ProductionCalendar>>,
+    reports: tokio::sync::Mutex<UnboundedReceiver<DeliveryReport>>,
+}
+
+impl Dispatcher {
+    /// A dispatcher on the built-in simulator (the only provider so far), with the calendar loaded.
+    ///
+    /// # Errors
+    /// The calendar overrides cannot be read.
+    pub async fn new(pool: sqlx::PgPool, settings: Arc<Settings>, clock: SharedClock) -> Result<Arc<Self>, DispatchError> {
+        let (tx, rx) = unbounded_channel();
+        let sim = Simulator::new(settings.simulator.clone(), Some(pool.clone()), Some(tx));
+        let calendar = storage::calendar::load_calendar(&pool).await?;
+        let s = &settings.simulator;
+        Ok(Arc::new(Self {
+            sms_limits: ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency),
+            voice_limits: ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency),
+            sms: sim.clone(),
+            voice: sim,
+            campaigns: CampaignRates::default(),
+            templates: Mutex::new(HashMap::new()),
+            calendar: RwLock::new(Arc::new(calendar)),
+            reports: tokio::sync::Mutex::new(rx),
+            pool,
+            settings,
+            clock,
+        }))
+    }
+
+    fn calendar(&self) -> Arc<ProductionCalendar> {
+        self.calendar.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Re-reads calendar overrides.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn reload_calendar(&self) -> Result<(), DispatchError> {
+        let fresh = storage::calendar::load_calendar(&self.pool).await?;
+        *self.calendar.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+        Ok(())
+    }
+
+    fn compiled(&self, name: &str, version: i32) -> Option<Arc<Compiled>> {
+        let map = self.templates.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(&(name.to_owned(), version)).cloned()
+    }
+
+    async fn load_templates(&self, wanted: &[(String, i32)]) -> Result<(), DispatchError> {
+        for (name, version) in wanted {
+            if self.compiled(name, *version).is_some() {
+                continue;
+            }
+            let Some(t) = storage::template::get_template(&self.pool, name, Some(*version)).await? else {
+                continue;
+            };
+            match crate::templates::compile(&t) {
+                Ok((engine, key)) => {
+                    let c = Arc::new(Compiled { engine, key, version: t });
+                    let mut map = self.templates.lock().unwrap_or_else(PoisonError::into_inner);
+                    map.insert((name.clone(), *version), c);
+                }
+                Err(e) => warn!(template = %name, version, error = %error_chain(&e), "stored template does not compile"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs claim loops, the report recorder and the reconciler until `token` is cancelled; in-flight passes
+    /// finish (their hand-overs are recorded) before it returns.
+    pub async fn run(self: Arc<Self>, token: CancellationToken) {
+        let tracker = TaskTracker::new();
+        for worker in 0..self.settings.dispatch.workers {
+            let (me, token) = (self.clone(), token.clone());
+            tracker.spawn(async move { me.claim_loop(worker, token).await });
+        }
+        let (me, t) = (self.clone(), token.clone());
+        tracker.spawn(async move { me.report_loop(t).await });
+        let (me, t) = (self.clone(), token.clone());
+        tracker.spawn(async move { me.reconcile_loop(t).await });
+        info!(workers = self.settings.dispatch.workers, "dispatcher running");
+        tracker.close();
+        tracker.wait().await;
+    }
+
+    async fn claim_loop(&self, worker: usize, token: CancellationToken) {
+        let idle = self.settings.dispatch.poll_interval();
+        while !token.is_cancelled() {
+            let pause = match self.run_once().await {
+                Ok(s) if s.claimed > 0 => continue,
+                Ok(_) => idle,
+                Err(e) => {
+                    warn!(worker, error = %error_chain(&e), "dispatch pass failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                () = token.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn reconcile_loop(&self, token: CancellationToken) {
+        let every = Duration::from_secs(u64::try_from(self.settings.dispatch.lease_secs / 4).unwrap_or(1).max(1));
+        let mut ticks = 0u32;
+        while !token.is_cancelled() {
+            if let Err(e) = self.reconcile_once().await {
+                warn!(error = %error_chain(&e), "reconciliation pass failed");
+            }
+            ticks += 1;
+            if ticks % 12 == 0
+                && let Err(e) = self.reload_calendar().await
+            {
+                warn!(error = %error_chain(&e), "calendar reload failed");
+            }
+            tokio::select! {
+                () = token.cancelled() => break,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! One dispatch pass: claim and gate in one short transaction, hand over outside it, record the outcomes.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use tracing::warn;
+
+use super::{
+    Dispatcher, DispatchError,
+    gate::{self, Decision, Rendered, Rules},
+};
+use crate::{
+    domain::mask::mask_tail,
+    gateway::{Accepted, CallRequest, GatewayError, SmsRequest},
+    render::{RenderContext, context::ContextInput, context::Creditor, sms},
+    storage::notification::{self, AttemptRow, Claimed, IN_FLIGHT, Transition},
+};
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassStats {
+    pub claimed: usize,
+    pub handed_over: usize,
+    pub submitted: usize,
+    pub rescheduled: usize,
+    pub suppressed: usize,
+    pub cancelled: usize,
+    pub failed: usize,
+}
+
+/// A hand-over to make.
+struct Job {
+    id: i64,
+    channel: String,
+    to: String,
+    text: String,
+    attempt: i32,
+    max_attempts: i32,
+    campaign_id: i64,
+    rate_per_minute: Option<i32>,
+    lease_until: DateTime<Utc>,
+}
+
+enum Outcome {
+    Accepted(Accepted),
+    Error(GatewayError),
+    Timeout,
+    /// Not started: too little of the lease left.
+    Released,
+}
+
+impl Dispatcher {
+    /// Claims one batch of due notices, gates, hands over and records. Returns what happened.
+    ///
+    /// # Errors
+    /// Database failures (a failure before the claim commits leaves the rows `planned`; after it, leases
+    /// expire and the rows are reconciled).
+    pub async fn run_once(&self) -> Result<PassStats, DispatchError> {
+        let now = self.clock.now();
+        let d = &self.settings.dispatch;
+        let mut tx = self.pool.begin().await?;
+        let claimed = notification::claim_due(&mut tx, now, d.batch_size).await?;
+        let mut stats = PassStats {
+            claimed: claimed.len(),
+            ..PassStats::default()
+        };
+        if claimed.is_empty() {
+            tx.commit().await?;
+            return Ok(stats);
+        }
+        let mut wanted: Vec<(String, i32)> =
+            claimed.iter().map(|c| (c.template_name.clone(), c.template_version)).collect();
+        wanted.sort();
+        wanted.dedup();
+        self.load_templates(&wanted).await?;
+        let debtors: Vec<i64> = claimed.iter().map(|c| c.debtor_id).collect();
+        let mut history: HashMap<i64, Vec<(i64, DateTime<Utc>)>> = HashMap::new();
+        for c in notification::contacts_since(&mut tx, &debtors, now - Duration::days(40)).await? {
+            history.entry(c.debtor_id).or_default().push((c.notification_id, c.sent_at));
+        }
+        let lease_until = now + Duration::seconds(d.lease_secs);
+        let (transitions, jobs) = self.gate_all(&claimed, now, lease_until, &mut history, &mut stats);
+        notification::apply(&mut *tx, "dispatcher", now, &transitions).await?;
+        tx.commit().await?;
+        stats.handed_over = jobs.len();
+        let outcomes = futures_util::future::join_all(jobs.iter().map(|j| self.hand_over(j))).await;
+        let done = self.clock.now();
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut attempts = Vec::with_capacity(jobs.len());
+        for (job, outcome) in jobs.iter().zip(outcomes) {
+            stats.submitted += usize::from(matches!(outcome, Outcome::Accepted(_)));
+            let (t, a) = self.result_of(job, outcome, now, done);
+            results.push(t);
+            attempts.extend(a);
+        }
+        notification::apply(&self.pool, "dispatcher", done, &results).await?;
+        notification::insert_attempts(&self.pool, done, &attempts).await?;
+        Ok(stats)
+    }
+
+    fn gate_all(
+        &self,
+        claimed: &[Claimed],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        history: &mut HashMap<i64, Vec<(i64, DateTime<Utc>)>>,
+        stats: &mut PassStats,
+    ) -> (Vec<Transition>, Vec<Job>) {
+        let calendar = self.calendar();
+        let p = &self.settings.policy;
+        let rules = Rules {
+            window: p.window(),
+            caps: p.caps(),
+            guard: p.guard(),
+            calendar: &calendar,
+        };
+        let mut transitions = Vec::with_capacity(claimed.len());
+        let mut jobs = Vec::new();
+        for c in claimed {
+            let contacts: Vec<DateTime<Utc>> = history
+                .get(&c.debtor_id)
+                .map(|h| h.iter().filter(|(id, _)| *id != c.notification_id).map(|(_, at)| *at).collect())
+                .unwrap_or_default();
+            let decision = gate::decide(c, now, rules, &contacts, || self.render(c));
+            let base = Transition {
+                id: c.notification_id,
+                guard: "planned",
+                ..Transition::default()
+            };
+            let t = match decision {
+                Decision::Send { text, sha256, segments } => {
+                    history.entry(c.debtor_id).or_default().push((c.notification_id, now));
+                    jobs.push(Job {
+                        id: c.notification_id,
+                        channel: c.channel.clone(),
+                        to: c.e164.clone().unwrap_or_default(),
+                        text: text.clone(),
+                        attempt: c.attempts + 1,
+                        max_attempts: c.max_attempts,
+                        campaign_id: c.campaign_id,
+                        rate_per_minute: c.rate_per_minute,
+                        lease_until,
+                    });
+                    let provider = self.provider_name(&c.channel).to_owned();
+                    Transition {
+                        state: "sending",
+                        lease_until: Some(lease_until),
+                        sent_at: Some(now),
+                        detail: Some(json!({"provider": provider, "segments": segments})),
+                        provider: Some(provider),
+                        text: Some(text),
+                        sha256: Some(sha256),
+                        segments: Some(segments),
+                        new_attempt: true,
+                        ..base
+                    }
+                }
+                Decision::Reschedule { due_at, reason } => {
+                    stats.rescheduled += 1;
+                    Transition {
+                        state: "planned",
+                        reason: Some(reason.into()),
+                        due_at: Some(due_at),
+                        detail: Some(json!({"rescheduled_to": due_at})),
+                        ..base
+                    }
+                }
+                Decision::Suppress(reason) => {
+                    stats.suppressed += 1;
+                    closed(base, "suppressed", reason, None)
+                }
+                Decision::Cancel(reason) => {
+                    stats.cancelled += 1;
+                    closed(base, "cancelled", reason, None)
+                }
+                Decision::Fail { reason, detail } => {
+                    stats.failed += 1;
+                    closed(base, "failed", reason, Some(json!({"error": detail})))
+                }
+            };
+            transitions.push(t);
+        }
+        (transitions, jobs)
+    }
+
+    pub(super) fn provider_name(&self, channel: &str) -> &str {
+        if channel == "voice" { self.voice.name() } else { self.sms.name() }
+    }
+
+    fn render(&self, c: &Claimed) -> Result<Rendered, String> {
+        let compiled = self
+            .compiled(&c.template_name, c.template_version)
+            .ok_or_else(|| format!("template {}@{} is missing or does not compile", c.template_name, c.template_version))?;
+        let ctx = RenderContext::build(ContextInput {
+            creditor: Creditor {
+                name: c.utility_name.clone(),
+                phone: c.contact_phone.clone(),
+                payment_url: c.payment_url.clone(),
+                payment_details: c.payment_details.clone(),
+            },
+            account: &c.account,
+            full_name: c.full_name.as_deref(),
+            address: c.address.as_deref(),
+            debt_total: c.debt_total,
+            penalty: c.penalty,
+            months_overdue: c.months_overdue,
+            as_of: c.as_of,
+            services: &c.services,
+        });
+        let text = compiled.engine.render(&compiled.key, &ctx).map_err(|e| crate::telemetry::error_chain(&e))?;
+        let m = sms::measure(&text);
+        let is_sms = c.channel == "sms";
+        let segments = i32::try_from(m.segments).unwrap_or(i32::MAX);
+        Ok(Rendered {
+            too_long: is_sms && segments > compiled.version.max_segments,
+            segments: if is_sms { segments } else { 0 },
+            text,
+        })
+    }
+
+    async fn hand_over(&self, job: &Job) -> Outcome {
+        self.campaigns.acquire(job.campaign_id, job.rate_per_minute).await;
+        let voice = job.channel == "voice";
+        let _slot = if voice { self.voice_limits.acquire().await } else { self.sms_limits.acquire().await };
+        let timeout = Duration::seconds(self.settings.dispatch.provider_timeout_secs);
+        if self.clock.now() + timeout >= job.lease_until {
+            return Outcome::Released;
+        }
+        let client_ref = job.id.to_string();
+        let attempt = u32::try_from(job.attempt).unwrap_or(1);
+        let call = async {
+            if voice {
+                let req = CallRequest { client_ref, attempt, to: job.to.clone(), script: job.text.clone(), caller_id: None };
+                self.voice.place_call(&req).await
+            } else {
+                let req = SmsRequest { client_ref, attempt, to: job.to.clone(), text: job.text.clone(), sender: None };
+                self.sms.send_sms(&req).await
+            }
+        };
+        match tokio::time::timeout(timeout.to_std().unwrap_or_default(), call).await {
+            Err(_) => Outcome::Timeout,
+            Ok(Ok(a)) => Outcome::Accepted(a),
+            Ok(Err(e)) => Outcome::Error(e),
+        }
+    }
+
+    fn result_of(
+        &self,
+        job: &Job,
+        outcome: Outcome,
+        started: DateTime<Utc>,
+        done: DateTime<Utc>,
+    ) -> (Transition, Option<AttemptRow>) {
+        let base = Transition {
+            id: job.id,
+            guard: IN_FLIGHT,
+            ..Transition::default()
+        };
+        let provider = self.provider_name(&job.channel).to_owned();
+        let attempt = |outcome, pmid: Option<String>, err: Option<&GatewayError>| AttemptRow {
+            notification_id: job.id,
+            attempt_no: job.attempt,
+            started_at: started,
+            outcome,
+            provider: provider.clone(),
+            provider_message_id: pmid,
+            error_code: err.map(|e| e.code().to_owned()),
+            error_detail: err.map(ToString::to_string),
+        };
+        match outcome {
+            Outcome::Accepted(a) => (
+                Transition {
+                    state: "submitted",
+                    detail: Some(json!({"provider_message_id": a.provider_message_id})),
+                    provider_message_id: Some(a.provider_message_id.clone()),
+                    ..base
+                },
+                Some(attempt("submitted", Some(a.provider_message_id), None)),
+            ),
+            Outcome::Error(e @ GatewayError::Retryable { .. }) if job.attempt < job.max_attempts => {
+                let due = done + self.backoff(job.attempt);
+                let detail = json!({"code": e.code(), "error": e.to_string(), "retry_at": due});
+                let t = Transition { state: "planned", reason: Some("provider_retryable".into()), due_at: Some(due), detail: Some(detail), ..base };
+                (t, Some(attempt("retryable_error", None, Some(&e))))
+            }
+            Outcome::Error(e) => {
+                let permanent = matches!(e, GatewayError::Permanent { .. });
+                let reason = if permanent { "provider_rejected" } else { "retries_exhausted" };
+                warn!(notification_id = job.id, to = %mask_tail(&job.to, 4), code = e.code(), reason, "notice failed at the provider");
+                let detail = json!({"code": e.code(), "error": e.to_string()});
+                let outcome = if permanent { "permanent_error" } else { "retryable_error" };
+                (closed(base, "failed", reason, Some(detail)), Some(attempt(outcome, None, Some(&e))))
+            }
+            Outcome::Timeout => (
+                Transition { state: "in_doubt", reason: Some("provider_timeout".into()), ..base },
+                None,
+            ),
+            Outcome::Released => (
+                Transition { guard: "sending", state: "planned", reason: Some("lease_short".into()), due_at: Some(done), ..base },
+                None,
+            ),
+        }
+    }
+
+    fn backoff(&self, attempt: i32) -> Duration {
+        let d = &self.settings.dispatch;
+        let exp = d.retry_initial_secs.saturating_mul(1 << attempt.clamp(1, 20).saturating_sub(1));
+        let secs = exp.min(d.retry_max_secs).max(1);
+        // ±20 % jitter so retries of one burst do not return together.
+        let jitter = fastrand::i64(-(secs / 5)..=secs / 5);
+        Duration::seconds(secs + jitter)
+    }
+}
+
+fn closed(base: Transition, state: &'static str, reason: &str, detail: Option<serde_json::Value>) -> Transition {
+    Transition {
+        state,
+        reason: Some(reason.to_owned()),
+        detail,
+        ..base
+    }
+}

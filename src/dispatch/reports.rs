@@ -1,0 +1,144 @@
+//! Delivery reports and call results: matched to notifications by our reference (or the provider's id),
+//! applied only forward (a final state is never downgraded; duplicates and late reports are kept as events
+//! that changed nothing), and unanswered voice calls re-planned while the step has attempts left.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::{DispatchError, Dispatcher};
+use crate::{
+    gateway::{DeliveryReport, FinalState},
+    storage::{
+        delivery::{self, ReportTarget},
+        notification::{self, REPORTABLE, Transition},
+    },
+    telemetry::error_chain,
+};
+
+impl Dispatcher {
+    /// Records every report waiting in the channel. Returns how many were read.
+    ///
+    /// # Errors
+    /// Database failures (the reports read are lost only if the process dies; providers resend, and the
+    /// reconciler asks for report-less notices).
+    pub async fn record_pending_reports(&self) -> Result<usize, DispatchError> {
+        let mut batch = Vec::new();
+        {
+            let mut rx = self.reports.lock().await;
+            while batch.len() < 5000 {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+        }
+        let n = batch.len();
+        self.record_reports(batch).await?;
+        Ok(n)
+    }
+
+    pub(super) async fn report_loop(&self, token: CancellationToken) {
+        loop {
+            let first = {
+                let mut rx = self.reports.lock().await;
+                tokio::select! {
+                    () = token.cancelled() => None,
+                    r = rx.recv() => r,
+                }
+            };
+            let Some(first) = first else { break };
+            // Let a burst gather, then write it in one statement.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut batch = vec![first];
+            {
+                let mut rx = self.reports.lock().await;
+                while batch.len() < 5000 {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if let Err(e) = self.record_reports(batch).await {
+                warn!(error = %error_chain(&e), "recording delivery reports failed");
+            }
+        }
+    }
+
+    /// Applies reports (from the simulator or, later, provider callbacks).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn record_reports(&self, reports: Vec<DeliveryReport>) -> Result<(), DispatchError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let unresolved: Vec<String> = reports
+            .iter()
+            .filter(|r| r.client_ref.as_deref().and_then(|c| c.parse::<i64>().ok()).is_none())
+            .map(|r| r.provider_message_id.clone())
+            .collect();
+        let by_pmid: HashMap<String, i64> = if unresolved.is_empty() {
+            HashMap::new()
+        } else {
+            delivery::ids_by_provider_message(&self.pool, &unresolved).await?.into_iter().collect()
+        };
+        let resolved: Vec<(i64, DeliveryReport)> = reports
+            .into_iter()
+            .filter_map(|r| {
+                let id = r.client_ref.as_deref().and_then(|c| c.parse().ok()).or_else(|| by_pmid.get(&r.provider_message_id).copied());
+                if id.is_none() {
+                    warn!(provider = %r.provider, provider_message_id = %r.provider_message_id, "report for an unknown message");
+                }
+                id.map(|id| (id, r))
+            })
+            .collect();
+        let ids: Vec<i64> = resolved.iter().map(|(id, _)| *id).collect();
+        let targets: HashMap<i64, ReportTarget> =
+            delivery::report_targets(&self.pool, &ids).await?.into_iter().map(|t| (t.notification_id, t)).collect();
+        let transitions: Vec<Transition> = resolved
+            .iter()
+            .filter_map(|(id, r)| targets.get(id).map(|t| report_transition(t, r, now)))
+            .collect();
+        let applied = notification::apply(&self.pool, "provider", now, &transitions).await?;
+        let mut not_applied = (Vec::new(), Vec::new(), Vec::new());
+        for (id, r) in &resolved {
+            if !applied.contains(id) {
+                not_applied.0.push(*id);
+                not_applied.1.push(r.state.as_str());
+                not_applied.2.push(json!({"provider_message_id": r.provider_message_id, "reported_at": r.at, "raw": r.raw}));
+            }
+        }
+        delivery::record_unapplied_reports(&self.pool, now, &not_applied.0, &not_applied.1, &not_applied.2).await?;
+        Ok(())
+    }
+}
+
+/// The change a report makes: its final state, or another try for an unanswered call with attempts left.
+pub(super) fn report_transition(t: &ReportTarget, r: &DeliveryReport, now: DateTime<Utc>) -> Transition {
+    let detail = json!({"provider_message_id": r.provider_message_id, "reported_at": r.at, "raw": r.raw});
+    let base = Transition {
+        id: t.notification_id,
+        guard: REPORTABLE,
+        provider_message_id: Some(r.provider_message_id.clone()),
+        reason: r.reason.clone(),
+        detail: Some(detail),
+        ..Transition::default()
+    };
+    if t.channel == "voice" && r.state == FinalState::Undelivered && t.attempts < t.max_attempts {
+        return Transition {
+            state: "planned",
+            due_at: Some(now + chrono::Duration::minutes(i64::from(t.retry_after_minutes))),
+            ..base
+        };
+    }
+    Transition {
+        state: r.state.as_str(),
+        ..base
+    }
+}

@@ -1,0 +1,230 @@
+//! After the hand-over: expired leases into `in_doubt`, rows to reconcile with the provider, delivery-report
+//! lookups, and cancelling pending notices (payment, campaign cancelled or ended).
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+
+use super::StorageError;
+
+/// A notification to look up with its provider.
+#[derive(Debug, Clone, FromRow)]
+pub struct Pending {
+    pub notification_id: i64,
+    pub channel: String,
+    pub state: String,
+    pub attempts: i32,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Moves rows still `sending` after their lease into `in_doubt` (with an event). Returns how many.
+///
+/// # Errors
+/// Database failures.
+pub async fn expire_leases(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, StorageError> {
+    let done = sqlx::query(
+        "with x as (
+            update notification set state = 'in_doubt', reason = 'lease_expired', lease_until = null, updated_at = $1
+            where notification_id in (select notification_id from notification
+                                      where state = 'sending' and lease_until < $1
+                                      for update skip locked)
+            returning notification_id, timezone, attempts)
+         insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source)
+         select notification_id, $1, $1 at time zone timezone, timezone, 'in_doubt', 'lease_expired', attempts,
+                'reconciler'
+         from x",
+    )
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// In-doubt rows, and submitted rows with no report since `stale_before`, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn to_reconcile(
+    pool: &PgPool,
+    stale_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Pending>, StorageError> {
+    Ok(sqlx::query_as(
+        "(select notification_id, channel, state, attempts, sent_at from notification
+          where state = 'in_doubt' order by updated_at limit $2)
+         union all
+         (select notification_id, channel, state, attempts, sent_at from notification
+          where state = 'submitted' and updated_at < $1 order by updated_at limit $2)",
+    )
+    .bind(stale_before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Marks rows as looked at (no state change, no event), so the next pass takes others first.
+///
+/// # Errors
+/// Database failures.
+pub async fn touch(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) -> Result<(), StorageError> {
+    sqlx::query("update notification set updated_at = $2 where notification_id = any($1) and state = 'submitted'")
+        .bind(ids)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Notification ids by provider message id (for reports that do not echo our reference).
+///
+/// # Errors
+/// Database failures.
+pub async fn ids_by_provider_message(pool: &PgPool, pmids: &[String]) -> Result<Vec<(String, i64)>, StorageError> {
+    Ok(sqlx::query_as(
+        "select provider_message_id, notification_id from notification where provider_message_id = any($1)",
+    )
+    .bind(pmids)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Appends events for reports that changed nothing (duplicates, late or out-of-order): evidence of receipt.
+///
+/// # Errors
+/// Database failures.
+pub async fn record_unapplied_reports(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    ids: &[i64],
+    states: &[&str],
+    details: &[serde_json::Value],
+) -> Result<(), StorageError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source,
+                                     detail)
+         select n.notification_id, $4, $4 at time zone n.timezone, n.timezone, t.state, 'report_not_applied',
+                n.attempts, 'provider', t.detail
+         from unnest($1::bigint[], $2::text[], $3::jsonb[]) as t(id, state, detail)
+         join notification n on n.notification_id = t.id",
+    )
+    .bind(ids)
+    .bind(states)
+    .bind(details)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Which pending notices to cancel.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Campaign(i64),
+    Debtors(&'a [i64]),
+    /// Notices of pre-trial and restriction kinds of these debtors (an agreement became active).
+    DebtorsPretrial(&'a [i64]),
+}
+
+/// Cancels `planned` notices in scope with `reason`, one event each. Returns how many.
+///
+/// # Errors
+/// Database failures.
+pub async fn cancel_pending<'c, E>(
+    db: E,
+    scope: Scope<'_>,
+    state: &str,
+    reason: &str,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StorageError>
+where
+    E: sqlx::PgExecutor<'c>,
+{
+    let (campaign, debtors, pretrial_only) = match scope {
+        Scope::Campaign(id) => (Some(id), &[][..], false),
+        Scope::Debtors(d) => (None, d, false),
+        Scope::DebtorsPretrial(d) => (None, d, true),
+    };
+    let done = sqlx::query(
+        "with x as (
+            update notification set state = $6, reason = $4, final_at = $5, updated_at = $5
+            where state = 'planned'
+              and (($1::bigint is not null and campaign_id = $1) or debtor_id = any($2))
+              and (not $3 or template_kind in ('pretrial', 'restriction_warning'))
+            returning notification_id, timezone, attempts)
+         insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source)
+         select notification_id, $5, $5 at time zone timezone, timezone, $6, $4, attempts, $7 from x",
+    )
+    .bind(campaign)
+    .bind(debtors)
+    .bind(pretrial_only)
+    .bind(reason)
+    .bind(now)
+    .bind(state)
+    .bind(source)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// What a report needs to know about its notification.
+#[derive(Debug, Clone, FromRow)]
+pub struct ReportTarget {
+    pub notification_id: i64,
+    pub channel: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub retry_after_minutes: i32,
+}
+
+/// The targets of reports, by notification id.
+///
+/// # Errors
+/// Database failures.
+pub async fn report_targets(pool: &PgPool, ids: &[i64]) -> Result<Vec<ReportTarget>, StorageError> {
+    Ok(sqlx::query_as(
+        "select n.notification_id, n.channel, n.attempts, s.max_attempts, s.retry_after_minutes
+         from notification n join campaign_step s on s.campaign_id = n.campaign_id and s.step_no = n.step_no
+         where n.notification_id = any($1)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Cancels `planned` notices of earlier rounds of a recurring campaign (reason `superseded`).
+///
+/// # Errors
+/// Database failures.
+pub async fn cancel_superseded(
+    pool: &PgPool,
+    campaign_id: i64,
+    round: chrono::NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<u64, StorageError> {
+    let done = sqlx::query(
+        "with x as (
+            update notification set state = 'cancelled', reason = 'superseded', final_at = $3, updated_at = $3
+            where campaign_id = $1 and occurrence < $2 and state = 'planned'
+            returning notification_id, timezone, attempts)
+         insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source)
+         select notification_id, $3, $3 at time zone timezone, timezone, 'cancelled', 'superseded', attempts,
+                'planner' from x",
+    )
+    .bind(campaign_id)
+    .bind(round)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The latest batch change: planning passes re-run a step only when new batches arrived.
+///
+/// # Errors
+/// Database failures.
+pub async fn batch_mark(pool: &PgPool) -> Result<Option<DateTime<Utc>>, StorageError> {
+    Ok(sqlx::query_scalar("select max(updated_at) from batch").fetch_one(pool).await?)
+}

@@ -1,0 +1,295 @@
+//! The notification job rows at dispatch: claiming due rows (SKIP LOCKED, debtor rows locked for the gate),
+//! the facts the gate and the renderer need, contact history for the caps, and state transitions, each
+//! appended to `delivery_event` in the same statement. Final states are never left except by a guard that
+//! names them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sqlx::{FromRow, PgPool, Postgres, Transaction, types::Json};
+
+use super::StorageError;
+use crate::domain::ServiceDebt;
+
+/// States that may move on; everything else is final.
+pub const OPEN: &str = "planned,sending,in_doubt,submitted";
+/// Guard for results of a hand-over.
+pub const IN_FLIGHT: &str = "sending,in_doubt";
+/// Guard for delivery reports (a report may overtake the record of the hand-over).
+pub const REPORTABLE: &str = "sending,in_doubt,submitted";
+
+/// A claimed notification with everything the gate and the renderer need.
+#[derive(Debug, Clone, FromRow)]
+pub struct Claimed {
+    pub notification_id: i64,
+    pub campaign_id: i64,
+    pub step_no: i32,
+    pub debtor_id: i64,
+    pub utility_id: String,
+    pub channel: String,
+    pub e164: Option<String>,
+    pub phone_kind: Option<String>,
+    pub timezone: String,
+    pub template_name: String,
+    pub template_version: i32,
+    pub template_kind: String,
+    pub attempts: i32,
+    pub campaign_status: String,
+    pub end_by: Option<DateTime<Utc>>,
+    pub rate_per_minute: Option<i32>,
+    pub condition: String,
+    pub max_attempts: i32,
+    pub opted_out: bool,
+    pub region: Option<String>,
+    pub window_working: Option<String>,
+    pub window_day_off: Option<String>,
+    pub cap_day: Option<i32>,
+    pub cap_week: Option<i32>,
+    pub cap_month: Option<i32>,
+    // Render facts.
+    pub utility_name: String,
+    pub contact_phone: Option<String>,
+    pub payment_url: Option<String>,
+    pub payment_details: Option<String>,
+    pub account: String,
+    pub full_name: Option<String>,
+    pub address: Option<String>,
+    pub debt_total: Decimal,
+    pub penalty: Decimal,
+    pub months_overdue: i32,
+    pub as_of: NaiveDate,
+    pub services: Json<Vec<ServiceDebt>>,
+    pub agreement_active: bool,
+}
+
+/// Opens the claim transaction: locks up to `limit` due rows of running campaigns and their debtors (rows
+/// whose debtor another dispatcher holds are skipped), and returns their facts. The caller decides and calls
+/// [`apply`] on the same transaction, then commits; nothing else happens inside it.
+///
+/// # Errors
+/// Database failures.
+pub async fn claim_due(
+    tx: &mut Transaction<'static, Postgres>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>, StorageError> {
+    let picked: Vec<(i64, i64)> = sqlx::query_as(
+        "select n.notification_id, n.debtor_id from notification n
+         join campaign c on c.campaign_id = n.campaign_id and c.status in ('running', 'cancelled', 'completed')
+         where n.state = 'planned' and n.due_at <= $1
+         order by n.priority desc, n.due_at limit $2
+         for update of n skip locked",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut debtors: Vec<i64> = picked.iter().map(|p| p.1).collect();
+    debtors.sort_unstable();
+    debtors.dedup();
+    let locked: Vec<i64> =
+        sqlx::query_scalar("select debtor_id from debtor where debtor_id = any($1) order by debtor_id for update skip locked")
+            .bind(&debtors)
+            .fetch_all(&mut **tx)
+            .await?;
+    let ids: Vec<i64> = picked
+        .iter()
+        .filter(|p| locked.binary_search(&p.1).is_ok())
+        .map(|p| p.0)
+        .collect();
+    Ok(sqlx::query_as(
+        "select n.notification_id, n.campaign_id, n.step_no, n.debtor_id, n.utility_id, n.channel, n.e164,
+                n.phone_kind, n.timezone, n.template_name, n.template_version, n.template_kind, n.attempts,
+                c.status as campaign_status, c.end_by, c.rate_per_minute, s.condition, s.max_attempts,
+                exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
+                        and (o.e164 = n.e164 or o.account = d.account)) as opted_out,
+                u.region, u.window_working, u.window_day_off, u.cap_day, u.cap_week, u.cap_month,
+                u.display_name as utility_name, u.contact_phone, u.payment_url, u.payment_details,
+                d.account, d.full_name, d.address, cd.debt_total, cd.penalty, cd.months_overdue, cd.as_of,
+                cd.services, cd.agreement_active
+         from notification n
+         join campaign c on c.campaign_id = n.campaign_id
+         join campaign_step s on s.campaign_id = n.campaign_id and s.step_no = n.step_no
+         join debtor d on d.debtor_id = n.debtor_id
+         join current_debt cd on cd.debtor_id = n.debtor_id
+         join utility u on u.utility_id = n.utility_id
+         where n.notification_id = any($1)
+         order by n.priority desc, n.due_at",
+    )
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// One earlier hand-over to a debtor (for the caps).
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct Contact {
+    pub debtor_id: i64,
+    pub notification_id: i64,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Hand-overs to these debtors since `since` (every channel counts toward the message caps).
+///
+/// # Errors
+/// Database failures.
+pub async fn contacts_since(
+    tx: &mut Transaction<'static, Postgres>,
+    debtors: &[i64],
+    since: DateTime<Utc>,
+) -> Result<Vec<Contact>, StorageError> {
+    Ok(sqlx::query_as(
+        "select debtor_id, notification_id, sent_at from notification
+         where debtor_id = any($1) and sent_at >= $2",
+    )
+    .bind(debtors)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// A state change of one notification.
+#[derive(Debug, Clone, Default)]
+pub struct Transition {
+    pub id: i64,
+    /// Comma-separated states the row must be in for the change to apply.
+    pub guard: &'static str,
+    pub state: &'static str,
+    pub reason: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub text: Option<String>,
+    pub sha256: Option<Vec<u8>>,
+    pub segments: Option<i32>,
+    /// A hand-over starts (attempts + 1).
+    pub new_attempt: bool,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// An attempt row (one provider hand-over or reconciliation).
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    pub notification_id: i64,
+    pub attempt_no: i32,
+    pub started_at: DateTime<Utc>,
+    pub outcome: &'static str,
+    pub provider: String,
+    pub provider_message_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_detail: Option<String>,
+}
+
+fn is_final(state: &str) -> bool {
+    !OPEN.split(',').any(|s| s == state)
+}
+
+/// Applies transitions whose guard holds, appending one event each; returns the ids applied.
+///
+/// # Errors
+/// Database failures.
+pub async fn apply<'c, E>(db: E, source: &str, now: DateTime<Utc>, ts: &[Transition]) -> Result<Vec<i64>, StorageError>
+where
+    E: sqlx::PgExecutor<'c>,
+{
+    if ts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let col = |f: fn(&Transition) -> Option<String>| ts.iter().map(f).collect::<Vec<_>>();
+    let ids: Vec<i64> = ts.iter().map(|t| t.id).collect();
+    let guards: Vec<&str> = ts.iter().map(|t| t.guard).collect();
+    let states: Vec<&str> = ts.iter().map(|t| t.state).collect();
+    let finals: Vec<bool> = ts.iter().map(|t| is_final(t.state)).collect();
+    let news: Vec<bool> = ts.iter().map(|t| t.new_attempt).collect();
+    let dues: Vec<Option<DateTime<Utc>>> = ts.iter().map(|t| t.due_at).collect();
+    let leases: Vec<Option<DateTime<Utc>>> = ts.iter().map(|t| t.lease_until).collect();
+    let sents: Vec<Option<DateTime<Utc>>> = ts.iter().map(|t| t.sent_at).collect();
+    let shas: Vec<Option<Vec<u8>>> = ts.iter().map(|t| t.sha256.clone()).collect();
+    let segs: Vec<Option<i32>> = ts.iter().map(|t| t.segments).collect();
+    let details: Vec<Option<Json<&serde_json::Value>>> = ts.iter().map(|t| t.detail.as_ref().map(Json)).collect();
+    Ok(sqlx::query_scalar(
+        "with d as (
+            select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::int[],
+                $13::bool[], $14::bool[], $15::jsonb[])
+            as d(id, guard, state, reason, due_at, lease, sent_at, provider, pmid, text, sha, segments, new_attempt,
+                 final, detail)),
+         upd as (
+            update notification n set state = d.state, reason = d.reason,
+                due_at = coalesce(d.due_at, n.due_at), lease_until = d.lease,
+                sent_at = coalesce(d.sent_at, n.sent_at), provider = coalesce(d.provider, n.provider),
+                provider_message_id = coalesce(d.pmid, n.provider_message_id),
+                rendered_text = coalesce(d.text, n.rendered_text), text_sha256 = coalesce(d.sha, n.text_sha256),
+                segments = coalesce(d.segments, n.segments), attempts = n.attempts + d.new_attempt::int,
+                final_at = case when d.final then $16 else null end, updated_at = $16
+            from d where n.notification_id = d.id and n.state = any(string_to_array(d.guard, ','))
+            returning n.notification_id, n.timezone, n.state, n.reason, n.attempts, d.detail),
+         ev as (
+            insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source,
+                                        detail)
+            select notification_id, $16, $16 at time zone timezone, timezone, state, reason, attempts, $17, detail
+            from upd)
+         select notification_id from upd",
+    )
+    .bind(&ids)
+    .bind(&guards)
+    .bind(&states)
+    .bind(col(|t| t.reason.clone()))
+    .bind(&dues)
+    .bind(&leases)
+    .bind(&sents)
+    .bind(col(|t| t.provider.clone()))
+    .bind(col(|t| t.provider_message_id.clone()))
+    .bind(col(|t| t.text.clone()))
+    .bind(&shas)
+    .bind(&segs)
+    .bind(&news)
+    .bind(&finals)
+    .bind(&details)
+    .bind(now)
+    .bind(source)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Records attempt rows (idempotent).
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_attempts(pool: &PgPool, now: DateTime<Utc>, rows: &[AttemptRow]) -> Result<(), StorageError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.notification_id).collect();
+    let nos: Vec<i32> = rows.iter().map(|r| r.attempt_no).collect();
+    let started: Vec<DateTime<Utc>> = rows.iter().map(|r| r.started_at).collect();
+    let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome).collect();
+    let providers: Vec<&str> = rows.iter().map(|r| r.provider.as_str()).collect();
+    let pmids: Vec<Option<&str>> = rows.iter().map(|r| r.provider_message_id.as_deref()).collect();
+    let codes: Vec<Option<&str>> = rows.iter().map(|r| r.error_code.as_deref()).collect();
+    let details: Vec<Option<&str>> = rows.iter().map(|r| r.error_detail.as_deref()).collect();
+    sqlx::query(
+        "insert into attempt (notification_id, attempt_no, started_at, finished_at, provider, outcome,
+                              provider_message_id, error_code, error_detail)
+         select t.id, t.no, t.started, $9, t.provider, t.outcome, t.pmid, t.code, t.detail
+         from unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::text[]) as t(id, no, started, outcome, provider, pmid, code, detail)
+         on conflict do nothing",
+    )
+    .bind(&ids)
+    .bind(&nos)
+    .bind(&started)
+    .bind(&outcomes)
+    .bind(&providers)
+    .bind(&pmids)
+    .bind(&codes)
+    .bind(&details)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
