@@ -1,4 +1,5 @@
-//! Wiring of `serve`: the pool, the roles (intake consumer, HTTP API), and graceful shutdown.
+//! Wiring of `serve`: the pool, the roles (intake consumer, planner, dispatcher, HTTP API), and graceful
+//! shutdown.
 
 use std::sync::Arc;
 
@@ -8,7 +9,10 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::info;
 
 use crate::{
+    campaign::planner::Planner,
+    clock::{SharedClock, SimulatedClock, SystemClock},
     config::{Role, Settings},
+    dispatch::Dispatcher,
     http::{self, AppState},
     intake::consumer::IntakeWorker,
     storage,
@@ -19,6 +23,7 @@ pub struct Application {
     settings: Arc<Settings>,
     pool: sqlx::PgPool,
     listener: Option<TcpListener>,
+    clock: SharedClock,
 }
 
 impl Application {
@@ -41,10 +46,18 @@ impl Application {
         } else {
             None
         };
+        let clock = settings_clock(&settings);
         Ok(Self {
             settings: Arc::new(settings),
             pool,
             listener,
+            clock: match clock {
+                Some(start) => {
+                    tracing::warn!(%start, "serve.simulated_start: planner and dispatchers run on a simulated clock");
+                    Arc::new(SimulatedClock::starting_at(start))
+                }
+                None => Arc::new(SystemClock),
+            },
         })
     }
 
@@ -70,6 +83,16 @@ impl Application {
             };
             tracker.spawn(worker.run(token.child_token()));
         }
+        if self.settings.serve.roles.contains(&Role::Planner) {
+            let planner = Planner::new(self.pool.clone(), self.settings.clone(), self.clock.clone());
+            tracker.spawn(planner.run(token.child_token()));
+        }
+        if self.settings.serve.roles.contains(&Role::Dispatch) {
+            let dispatcher = Dispatcher::new(self.pool.clone(), self.settings.clone(), self.clock.clone())
+                .await
+                .context("failed to start the dispatcher")?;
+            tracker.spawn(dispatcher.run(token.child_token()));
+        }
         let mut server = None;
         if let Some(listener) = self.listener {
             info!(addr = %listener.local_addr()?, "HTTP API listening");
@@ -93,4 +116,8 @@ impl Application {
         info!("stopped");
         Ok(())
     }
+}
+
+fn settings_clock(settings: &Settings) -> Option<chrono::DateTime<chrono::Utc>> {
+    settings.serve.simulated_start.parse().ok()
 }

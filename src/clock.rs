@@ -52,3 +52,28 @@ impl Clock for ManualClock {
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
+
+/// Time that starts at a chosen instant and then runs at wall-clock pace: rehearsals and demos on the
+/// simulator (`serve.simulated_start`), never with real providers.
+#[derive(Debug, Clone, Copy)]
+pub struct SimulatedClock {
+    start: DateTime<Utc>,
+    began: std::time::Instant,
+}
+
+impl SimulatedClock {
+    /// A clock reading `start` now.
+    #[must_use]
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self {
+            start,
+            began: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for SimulatedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + Duration::from_std(self.began.elapsed()).unwrap_or_default()
+    }
+}

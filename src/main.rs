@@ -22,7 +22,7 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service: intake consumer and HTTP API (serve.roles).
+    /// Run the service: intake consumer, planner, dispatcher and HTTP API (serve.roles).
     Serve,
     /// Apply database migrations.
     Migrate,
@@ -40,6 +40,11 @@ enum Command {
     /// The production calendar: show days off, set or load overrides.
     #[command(subcommand)]
     Calendar(cli::calendar::CalendarCommand),
+    /// Campaigns: create from a file, list, show, start, pause, resume, cancel, stats.
+    #[command(subcommand)]
+    Campaign(cli::campaign::CampaignCommand),
+    /// The delivery log: notifications with their state and reason; one notification's full evidence.
+    Log(cli::log::LogArgs),
     /// Batch reports.
     #[command(subcommand)]
     Batch(cli::batch::BatchCommand),
@@ -96,6 +101,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Utility(cmd) => cli::utility::run(cmd, &settings).await,
         Command::Enqueue(args) => cli::enqueue::run(args, &settings).await,
         Command::Batch(cmd) => cli::batch::run(cmd, &settings).await,
+        Command::Campaign(cmd) => cli::campaign::run(cmd, &settings).await,
+        Command::Log(args) => cli::log::run(args, &settings).await,
         Command::Template(cmd) => cli::template::run(cmd, &settings).await,
         Command::OptOut(cmd) => cli::opt_out::run(cmd, &settings).await,
         Command::Calendar(cmd) => cli::calendar::run(cmd, &settings).await,

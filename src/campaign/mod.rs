@@ -26,7 +26,11 @@ pub enum CampaignError {
     #[error("no campaign {0}")]
     NotFound(i64),
     #[error("campaign {id} is {status}: cannot {action}")]
-    WrongState { id: i64, status: String, action: &'static str },
+    WrongState {
+        id: i64,
+        status: String,
+        action: &'static str,
+    },
     #[error("storage failed")]
     Storage(#[from] StorageError),
 }
@@ -53,10 +57,12 @@ pub async fn create(pool: &PgPool, text: &str, by: &str) -> Result<i64, Campaign
     }
     let mut steps = Vec::new();
     for (i, s) in spec.steps.iter().enumerate() {
-        let t = storage::template::get_template(pool, &s.template, s.version).await?.ok_or_else(|| {
-            let v = s.version.map(|v| format!(" version {v}")).unwrap_or_default();
-            CampaignError::Invalid(format!("field steps[{i}].template: no template '{}'{v}", s.template))
-        })?;
+        let t = storage::template::get_template(pool, &s.template, s.version)
+            .await?
+            .ok_or_else(|| {
+                let v = s.version.map(|v| format!(" version {v}")).unwrap_or_default();
+                CampaignError::Invalid(format!("field steps[{i}].template: no template '{}'{v}", s.template))
+            })?;
         if let Some(ch) = s.channel
             && ch.as_str() != t.channel
         {
@@ -96,7 +102,9 @@ pub async fn create(pool: &PgPool, text: &str, by: &str) -> Result<i64, Campaign
 /// # Errors
 /// Unknown campaign, database failures.
 pub async fn show(pool: &PgPool, id: i64) -> Result<CampaignView, CampaignError> {
-    let campaign = storage::campaign::get_campaign(pool, id).await?.ok_or(CampaignError::NotFound(id))?;
+    let campaign = storage::campaign::get_campaign(pool, id)
+        .await?
+        .ok_or(CampaignError::NotFound(id))?;
     Ok(CampaignView {
         campaign,
         steps: storage::campaign::list_steps(pool, id).await?,
@@ -131,8 +139,13 @@ impl Action {
 /// Unknown campaign, or an action its current status does not allow.
 pub async fn act(pool: &PgPool, clock: &dyn Clock, id: i64, action: Action, by: &str) -> Result<String, CampaignError> {
     let (from, to, verb) = action.rule();
-    if storage::campaign::transition(pool, id, from, to, verb, by).await?.is_none() {
-        let c = storage::campaign::get_campaign(pool, id).await?.ok_or(CampaignError::NotFound(id))?;
+    if storage::campaign::transition(pool, id, from, to, verb, by)
+        .await?
+        .is_none()
+    {
+        let c = storage::campaign::get_campaign(pool, id)
+            .await?
+            .ok_or(CampaignError::NotFound(id))?;
         return Err(CampaignError::WrongState {
             id,
             status: c.status,
@@ -140,8 +153,15 @@ pub async fn act(pool: &PgPool, clock: &dyn Clock, id: i64, action: Action, by: 
         });
     }
     if action == Action::Cancel {
-        delivery::cancel_pending(pool, Scope::Campaign(id), "cancelled", "campaign_cancelled", "operator", clock.now())
-            .await?;
+        delivery::cancel_pending(
+            pool,
+            Scope::Campaign(id),
+            "cancelled",
+            "campaign_cancelled",
+            "operator",
+            clock.now(),
+        )
+        .await?;
     }
     Ok(to.to_owned())
 }

@@ -102,9 +102,24 @@ impl Planner {
     }
 
     async fn complete(&self, c: &CampaignRow, now: DateTime<Utc>) -> Result<(), StorageError> {
-        delivery::cancel_pending(&self.pool, Scope::Campaign(c.campaign_id), "cancelled", "campaign_ended", "planner", now)
-            .await?;
-        storage::campaign::transition(&self.pool, c.campaign_id, &["running"], "completed", "complete", "planner").await?;
+        delivery::cancel_pending(
+            &self.pool,
+            Scope::Campaign(c.campaign_id),
+            "cancelled",
+            "campaign_ended",
+            "planner",
+            now,
+        )
+        .await?;
+        storage::campaign::transition(
+            &self.pool,
+            c.campaign_id,
+            &["running"],
+            "completed",
+            "complete",
+            "planner",
+        )
+        .await?;
         info!(campaign = c.campaign_id, "campaign completed (end_by reached)");
         Ok(())
     }
@@ -121,7 +136,11 @@ impl Planner {
         let Some(template) =
             storage::template::get_template(&self.pool, &step.template_name, Some(step.template_version)).await?
         else {
-            warn!(campaign = c.campaign_id, step = step.step_no, "pinned template version is missing");
+            warn!(
+                campaign = c.campaign_id,
+                step = step.step_no,
+                "pinned template version is missing"
+            );
             return Ok(0);
         };
         let p = StepPlan {
@@ -153,7 +172,10 @@ impl Planner {
             let base = (round + offset).max(now);
             let due: Vec<DateTime<Utc>> = zones.iter().map(|z| placer.place(base, z)).collect();
             let n = plan::plan_from_start(&self.pool, &p, &c.audience, &zones, &due, now).await?;
-            self.marks.lock().unwrap_or_else(PoisonError::into_inner).insert(key, mark);
+            self.marks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, mark);
             return Ok(n);
         }
         let rows = plan::follow_ups(&self.pool, &p, &c.audience, now).await?;

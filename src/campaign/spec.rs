@@ -208,7 +208,9 @@ impl CampaignSpec {
         for (i, s) in self.steps.iter().enumerate() {
             let first = i == 0;
             if first && (s.from == Some(OffsetFrom::Previous) || s.condition == Condition::PreviousNotDelivered) {
-                return Err(SpecError(format!("field steps[0]: the first step has no previous step")));
+                return Err(SpecError(format!(
+                    "field steps[0]: the first step has no previous step"
+                )));
             }
             if !(1..=10).contains(&s.max_attempts) || s.retry_after_minutes == 0 {
                 return Err(SpecError(format!(
@@ -222,9 +224,11 @@ impl CampaignSpec {
     /// Where step `i` counts its offset from.
     #[must_use]
     pub fn from_of(&self, i: usize) -> OffsetFrom {
-        self.steps[i]
-            .from
-            .unwrap_or(if i == 0 { OffsetFrom::Start } else { OffsetFrom::Previous })
+        self.steps[i].from.unwrap_or(if i == 0 {
+            OffsetFrom::Start
+        } else {
+            OffsetFrom::Previous
+        })
     }
 }
 
@@ -306,13 +310,16 @@ condition = "previous_not_delivered"
         assert_eq!(spec.from_of(1), OffsetFrom::Previous);
         assert_eq!(spec.audience.min_debt, Some(Decimal::new(1000_00, 2)));
         assert!(spec.audience.exclude_agreements && spec.audience.exclude_paid);
-        assert_eq!(spec.starts_at.with_timezone(&Utc).to_rfc3339(), "2026-12-01T06:00:00+00:00");
+        assert_eq!(
+            spec.starts_at.with_timezone(&Utc).to_rfc3339(),
+            "2026-12-01T06:00:00+00:00"
+        );
     }
 
     #[test]
     fn a_wrong_field_is_named() {
-        let err = CampaignSpec::parse(&TOML.replace("min_months_overdue = 2", "min_months_overdue = \"two\""))
-            .unwrap_err();
+        let err =
+            CampaignSpec::parse(&TOML.replace("min_months_overdue = 2", "min_months_overdue = \"two\"")).unwrap_err();
         assert!(err.0.contains("audience.min_months_overdue"), "{err}");
         let err = CampaignSpec::parse(&TOML.replace("rate_per_minute", "rate_per_minit")).unwrap_err();
         assert!(err.0.contains("rate_per_minit"), "{err}");
@@ -323,14 +330,29 @@ condition = "previous_not_delivered"
     #[test]
     fn monthly_rounds_start_on_the_given_day_and_stop_at_end_by() {
         let start: DateTime<Utc> = "2026-11-20T06:00:00Z".parse().unwrap();
-        let r = Some(Recurrence { every: Every::Month, day: 5 });
+        let r = Some(Recurrence {
+            every: Every::Month,
+            day: 5,
+        });
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         assert_eq!(current_round(start, r, None, at("2026-11-19T00:00:00Z")), None);
         assert_eq!(current_round(start, r, None, at("2026-12-04T00:00:00Z")), Some(start));
-        assert_eq!(current_round(start, r, None, at("2027-02-10T00:00:00Z")), Some(at("2027-02-05T06:00:00Z")));
-        let q = Some(Recurrence { every: Every::Quarter, day: 15 });
-        assert_eq!(current_round(start, q, None, at("2027-03-01T00:00:00Z")), Some(at("2027-01-15T06:00:00Z")));
+        assert_eq!(
+            current_round(start, r, None, at("2027-02-10T00:00:00Z")),
+            Some(at("2027-02-05T06:00:00Z"))
+        );
+        let q = Some(Recurrence {
+            every: Every::Quarter,
+            day: 15,
+        });
+        assert_eq!(
+            current_round(start, q, None, at("2027-03-01T00:00:00Z")),
+            Some(at("2027-01-15T06:00:00Z"))
+        );
         let end = Some(at("2027-01-01T00:00:00Z"));
-        assert_eq!(current_round(start, r, end, at("2027-02-10T00:00:00Z")), Some(at("2026-12-05T06:00:00Z")));
+        assert_eq!(
+            current_round(start, r, end, at("2027-02-10T00:00:00Z")),
+            Some(at("2026-12-05T06:00:00Z"))
+        );
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod batch;
 pub mod calendar;
+pub mod campaign;
 pub mod enqueue;
+pub mod log;
 pub mod opt_out;
 pub mod template;
 pub mod utility;

@@ -96,7 +96,9 @@ pub struct DispatchSettings {
 impl DispatchSettings {
     pub(super) fn check(&self) -> Result<(), ConfigError> {
         if self.workers == 0 || self.batch_size < 1 {
-            return Err(ConfigError::Invalid("dispatch.workers and dispatch.batch_size must be at least 1"));
+            return Err(ConfigError::Invalid(
+                "dispatch.workers and dispatch.batch_size must be at least 1",
+            ));
         }
         if self.lease_secs < 2 || self.provider_timeout_secs < 1 || self.provider_timeout_secs >= self.lease_secs {
             return Err(ConfigError::Invalid(

@@ -55,6 +55,7 @@ pub struct AmqpSettings {
     pub intake_exchange: String,
     pub batch_queue: String,
     pub batch_binding: String,
+    pub payment_binding: String,
     pub dead_exchange: String,
     pub dead_queue: String,
     pub prefetch: u16,
@@ -106,6 +107,10 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServeSettings {
     pub roles: Vec<Role>,
+    /// Rehearsal: run the planner and dispatchers on a clock starting at this instant (RFC 3339); empty: the
+    /// real clock. Refused unless every provider is the simulator.
+    #[serde(default)]
+    pub simulated_start: String,
 }
 
 /// One part of the service.
@@ -181,6 +186,23 @@ impl Settings {
         settings.policy.check()?;
         settings.dispatch.check()?;
         settings.simulator.check()?;
+        if !settings.serve.simulated_start.is_empty() {
+            if settings
+                .serve
+                .simulated_start
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .is_err()
+            {
+                return Err(ConfigError::Invalid(
+                    "serve.simulated_start must be an RFC 3339 instant",
+                ));
+            }
+            if settings.dispatch.sms_provider != "simulator" || settings.dispatch.voice_provider != "simulator" {
+                return Err(ConfigError::Invalid(
+                    "serve.simulated_start is only allowed with the simulator providers",
+                ));
+            }
+        }
         Ok(settings)
     }
 

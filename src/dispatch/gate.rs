@@ -22,7 +22,10 @@ pub enum Decision {
         segments: i32,
     },
     /// Not now: try again at `due_at`.
-    Reschedule { due_at: DateTime<Utc>, reason: &'static str },
+    Reschedule {
+        due_at: DateTime<Utc>,
+        reason: &'static str,
+    },
     /// Never for this notice (state `suppressed`).
     Suppress(&'static str),
     /// No longer wanted (state `cancelled`).
@@ -90,7 +93,13 @@ pub fn decide(
     }
     let caps = rules.caps.stricter(tenant_caps(c));
     if let Err(reached) = caps.check(now, contacts, zone) {
-        let due_at = window.next_allowed(reached.next_period(now, zone), zone, rules.calendar, region, rules.guard);
+        let due_at = window.next_allowed(
+            reached.next_period(now, zone),
+            zone,
+            rules.calendar,
+            region,
+            rules.guard,
+        );
         return later(c, due_at, reached.reason());
     }
     match render() {

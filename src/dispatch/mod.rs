@@ -20,7 +20,9 @@ use tracing::{info, warn};
 use crate::{
     clock::SharedClock,
     config::Settings,
-    gateway::{DeliveryReport, SmsGateway, VoiceGateway, limits::CampaignRates, limits::ProviderLimits, simulator::Simulator},
+    gateway::{
+        DeliveryReport, SmsGateway, VoiceGateway, limits::CampaignRates, limits::ProviderLimits, simulator::Simulator,
+    },
     policy::calendar::ProductionCalendar,
     render::Engine,
     storage::{self, StorageError, template::TemplateVersion},
@@ -65,7 +67,11 @@ impl Dispatcher {
     ///
     /// # Errors
     /// The calendar overrides cannot be read.
-    pub async fn new(pool: sqlx::PgPool, settings: Arc<Settings>, clock: SharedClock) -> Result<Arc<Self>, DispatchError> {
+    pub async fn new(
+        pool: sqlx::PgPool,
+        settings: Arc<Settings>,
+        clock: SharedClock,
+    ) -> Result<Arc<Self>, DispatchError> {
         let (tx, rx) = unbounded_channel();
         let sim = Simulator::new(settings.simulator.clone(), Some(pool.clone()), Some(tx));
         let calendar = storage::calendar::load_calendar(&pool).await?;
@@ -114,11 +120,17 @@ impl Dispatcher {
             };
             match crate::templates::compile(&t) {
                 Ok((engine, key)) => {
-                    let c = Arc::new(Compiled { engine, key, version: t });
+                    let c = Arc::new(Compiled {
+                        engine,
+                        key,
+                        version: t,
+                    });
                     let mut map = self.templates.lock().unwrap_or_else(PoisonError::into_inner);
                     map.insert((name.clone(), *version), c);
                 }
-                Err(e) => warn!(template = %name, version, error = %error_chain(&e), "stored template does not compile"),
+                Err(e) => {
+                    warn!(template = %name, version, error = %error_chain(&e), "stored template does not compile")
+                }
             }
         }
         Ok(())

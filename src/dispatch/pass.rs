@@ -7,7 +7,7 @@ use serde_json::json;
 use tracing::warn;
 
 use super::{
-    Dispatcher, DispatchError,
+    DispatchError, Dispatcher,
     gate::{self, Decision, Rendered, Rules},
 };
 use crate::{
@@ -69,15 +69,20 @@ impl Dispatcher {
             tx.commit().await?;
             return Ok(stats);
         }
-        let mut wanted: Vec<(String, i32)> =
-            claimed.iter().map(|c| (c.template_name.clone(), c.template_version)).collect();
+        let mut wanted: Vec<(String, i32)> = claimed
+            .iter()
+            .map(|c| (c.template_name.clone(), c.template_version))
+            .collect();
         wanted.sort();
         wanted.dedup();
         self.load_templates(&wanted).await?;
         let debtors: Vec<i64> = claimed.iter().map(|c| c.debtor_id).collect();
         let mut history: HashMap<i64, Vec<(i64, DateTime<Utc>)>> = HashMap::new();
         for c in notification::contacts_since(&mut tx, &debtors, now - Duration::days(40)).await? {
-            history.entry(c.debtor_id).or_default().push((c.notification_id, c.sent_at));
+            history
+                .entry(c.debtor_id)
+                .or_default()
+                .push((c.notification_id, c.sent_at));
         }
         let lease_until = now + Duration::seconds(d.lease_secs);
         let (transitions, jobs) = self.gate_all(&claimed, now, lease_until, &mut history, &mut stats);
@@ -120,7 +125,12 @@ impl Dispatcher {
         for c in claimed {
             let contacts: Vec<DateTime<Utc>> = history
                 .get(&c.debtor_id)
-                .map(|h| h.iter().filter(|(id, _)| *id != c.notification_id).map(|(_, at)| *at).collect())
+                .map(|h| {
+                    h.iter()
+                        .filter(|(id, _)| *id != c.notification_id)
+                        .map(|(_, at)| *at)
+                        .collect()
+                })
                 .unwrap_or_default();
             let decision = gate::decide(c, now, rules, &contacts, || self.render(c));
             let base = Transition {
@@ -185,13 +195,20 @@ impl Dispatcher {
     }
 
     pub(super) fn provider_name(&self, channel: &str) -> &str {
-        if channel == "voice" { self.voice.name() } else { self.sms.name() }
+        if channel == "voice" {
+            self.voice.name()
+        } else {
+            self.sms.name()
+        }
     }
 
     fn render(&self, c: &Claimed) -> Result<Rendered, String> {
-        let compiled = self
-            .compiled(&c.template_name, c.template_version)
-            .ok_or_else(|| format!("template {}@{} is missing or does not compile", c.template_name, c.template_version))?;
+        let compiled = self.compiled(&c.template_name, c.template_version).ok_or_else(|| {
+            format!(
+                "template {}@{} is missing or does not compile",
+                c.template_name, c.template_version
+            )
+        })?;
         let ctx = RenderContext::build(ContextInput {
             creditor: Creditor {
                 name: c.utility_name.clone(),
@@ -208,7 +225,10 @@ impl Dispatcher {
             as_of: c.as_of,
             services: &c.services,
         });
-        let text = compiled.engine.render(&compiled.key, &ctx).map_err(|e| crate::telemetry::error_chain(&e))?;
+        let text = compiled
+            .engine
+            .render(&compiled.key, &ctx)
+            .map_err(|e| crate::telemetry::error_chain(&e))?;
         let m = sms::measure(&text);
         let is_sms = c.channel == "sms";
         let segments = i32::try_from(m.segments).unwrap_or(i32::MAX);
@@ -222,7 +242,11 @@ impl Dispatcher {
     async fn hand_over(&self, job: &Job) -> Outcome {
         self.campaigns.acquire(job.campaign_id, job.rate_per_minute).await;
         let voice = job.channel == "voice";
-        let _slot = if voice { self.voice_limits.acquire().await } else { self.sms_limits.acquire().await };
+        let _slot = if voice {
+            self.voice_limits.acquire().await
+        } else {
+            self.sms_limits.acquire().await
+        };
         let timeout = Duration::seconds(self.settings.dispatch.provider_timeout_secs);
         if self.clock.now() + timeout >= job.lease_until {
             return Outcome::Released;
@@ -231,10 +255,22 @@ impl Dispatcher {
         let attempt = u32::try_from(job.attempt).unwrap_or(1);
         let call = async {
             if voice {
-                let req = CallRequest { client_ref, attempt, to: job.to.clone(), script: job.text.clone(), caller_id: None };
+                let req = CallRequest {
+                    client_ref,
+                    attempt,
+                    to: job.to.clone(),
+                    script: job.text.clone(),
+                    caller_id: None,
+                };
                 self.voice.place_call(&req).await
             } else {
-                let req = SmsRequest { client_ref, attempt, to: job.to.clone(), text: job.text.clone(), sender: None };
+                let req = SmsRequest {
+                    client_ref,
+                    attempt,
+                    to: job.to.clone(),
+                    text: job.text.clone(),
+                    sender: None,
+                };
                 self.sms.send_sms(&req).await
             }
         };
@@ -281,23 +317,50 @@ impl Dispatcher {
             Outcome::Error(e @ GatewayError::Retryable { .. }) if job.attempt < job.max_attempts => {
                 let due = done + self.backoff(job.attempt);
                 let detail = json!({"code": e.code(), "error": e.to_string(), "retry_at": due});
-                let t = Transition { state: "planned", reason: Some("provider_retryable".into()), due_at: Some(due), detail: Some(detail), ..base };
+                let t = Transition {
+                    state: "planned",
+                    reason: Some("provider_retryable".into()),
+                    due_at: Some(due),
+                    detail: Some(detail),
+                    ..base
+                };
                 (t, Some(attempt("retryable_error", None, Some(&e))))
             }
             Outcome::Error(e) => {
                 let permanent = matches!(e, GatewayError::Permanent { .. });
-                let reason = if permanent { "provider_rejected" } else { "retries_exhausted" };
+                let reason = if permanent {
+                    "provider_rejected"
+                } else {
+                    "retries_exhausted"
+                };
                 warn!(notification_id = job.id, to = %mask_tail(&job.to, 4), code = e.code(), reason, "notice failed at the provider");
                 let detail = json!({"code": e.code(), "error": e.to_string()});
-                let outcome = if permanent { "permanent_error" } else { "retryable_error" };
-                (closed(base, "failed", reason, Some(detail)), Some(attempt(outcome, None, Some(&e))))
+                let outcome = if permanent {
+                    "permanent_error"
+                } else {
+                    "retryable_error"
+                };
+                (
+                    closed(base, "failed", reason, Some(detail)),
+                    Some(attempt(outcome, None, Some(&e))),
+                )
             }
             Outcome::Timeout => (
-                Transition { state: "in_doubt", reason: Some("provider_timeout".into()), ..base },
+                Transition {
+                    state: "in_doubt",
+                    reason: Some("provider_timeout".into()),
+                    ..base
+                },
                 None,
             ),
             Outcome::Released => (
-                Transition { guard: "sending", state: "planned", reason: Some("lease_short".into()), due_at: Some(done), ..base },
+                Transition {
+                    guard: "sending",
+                    state: "planned",
+                    reason: Some("lease_short".into()),
+                    due_at: Some(done),
+                    ..base
+                },
                 None,
             ),
         }
@@ -305,7 +368,9 @@ impl Dispatcher {
 
     fn backoff(&self, attempt: i32) -> Duration {
         let d = &self.settings.dispatch;
-        let exp = d.retry_initial_secs.saturating_mul(1 << attempt.clamp(1, 20).saturating_sub(1));
+        let exp = d
+            .retry_initial_secs
+            .saturating_mul(1 << attempt.clamp(1, 20).saturating_sub(1));
         let secs = exp.min(d.retry_max_secs).max(1);
         // ±20 % jitter so retries of one burst do not return together.
         let jitter = fastrand::i64(-(secs / 5)..=secs / 5);

@@ -122,7 +122,11 @@ impl Dispatcher {
                 };
                 Some((t, Some(attempt("reconciled_found", Some(provider_message_id)))))
             }
-            StatusAnswer::Final { provider_message_id, state, reason } => {
+            StatusAnswer::Final {
+                provider_message_id,
+                state,
+                reason,
+            } => {
                 stats.found += 1;
                 let report = DeliveryReport {
                     provider: provider.clone(),

@@ -86,7 +86,10 @@ impl Dispatcher {
         let by_pmid: HashMap<String, i64> = if unresolved.is_empty() {
             HashMap::new()
         } else {
-            delivery::ids_by_provider_message(&self.pool, &unresolved).await?.into_iter().collect()
+            delivery::ids_by_provider_message(&self.pool, &unresolved)
+                .await?
+                .into_iter()
+                .collect()
         };
         let resolved: Vec<(i64, DeliveryReport)> = reports
             .into_iter()
@@ -99,8 +102,11 @@ impl Dispatcher {
             })
             .collect();
         let ids: Vec<i64> = resolved.iter().map(|(id, _)| *id).collect();
-        let targets: HashMap<i64, ReportTarget> =
-            delivery::report_targets(&self.pool, &ids).await?.into_iter().map(|t| (t.notification_id, t)).collect();
+        let targets: HashMap<i64, ReportTarget> = delivery::report_targets(&self.pool, &ids)
+            .await?
+            .into_iter()
+            .map(|t| (t.notification_id, t))
+            .collect();
         let transitions: Vec<Transition> = resolved
             .iter()
             .filter_map(|(id, r)| targets.get(id).map(|t| report_transition(t, r, now)))
@@ -111,7 +117,9 @@ impl Dispatcher {
             if !applied.contains(id) {
                 not_applied.0.push(*id);
                 not_applied.1.push(r.state.as_str());
-                not_applied.2.push(json!({"provider_message_id": r.provider_message_id, "reported_at": r.at, "raw": r.raw}));
+                not_applied
+                    .2
+                    .push(json!({"provider_message_id": r.provider_message_id, "reported_at": r.at, "raw": r.raw}));
             }
         }
         delivery::record_unapplied_reports(&self.pool, now, &not_applied.0, &not_applied.1, &not_applied.2).await?;

@@ -42,7 +42,11 @@ impl Simulator {
     /// A simulator; `pool` is required for the database journal.
     #[must_use]
     pub fn new(settings: SimulatorSettings, pool: Option<PgPool>, reports: Option<ReportSink>) -> Arc<Self> {
-        let pool = if settings.journal == SimJournal::Database { pool } else { None };
+        let pool = if settings.journal == SimJournal::Database {
+            pool
+        } else {
+            None
+        };
         Arc::new(Self {
             settings,
             memory: Mutex::new(HashMap::new()),
@@ -63,7 +67,12 @@ impl Simulator {
         if r < s.delivered_pct {
             "delivered".into()
         } else if r < s.delivered_pct + s.undelivered_pct {
-            if voice { "undelivered:no_answer" } else { "undelivered:network_rejected" }.into()
+            if voice {
+                "undelivered:no_answer"
+            } else {
+                "undelivered:network_rejected"
+            }
+            .into()
         } else {
             "expired".into()
         }

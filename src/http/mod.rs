@@ -1,8 +1,10 @@
 //! The HTTP API (axum): utilities, batch upload and reports, health. `/api/v1/*` needs the admin bearer token.
 
 mod batches;
+mod campaigns;
 mod error;
 mod health;
+mod notifications;
 mod opt_outs;
 mod templates;
 pub(crate) mod utilities;
@@ -74,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .merge(batches::router(state.settings.http.max_upload_bytes))
         .merge(templates::router())
         .merge(opt_outs::router())
+        .merge(campaigns::router())
+        .merge(notifications::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/api/v1", api)

@@ -160,6 +160,14 @@ impl IntakeWorker {
                     info!(%batch_id, part, "batch part already stored; redelivery ignored");
                     ack(&delivery).await;
                 }
+                Some(Verdict::Payment { payment_id, cancelled }) => {
+                    info!(%payment_id, cancelled, "payment stored");
+                    ack(&delivery).await;
+                }
+                Some(Verdict::PaymentDuplicate { payment_id }) => {
+                    info!(%payment_id, "payment already stored; redelivery ignored");
+                    ack(&delivery).await;
+                }
                 Some(Verdict::DeadLetter { reason }) => {
                     warn!(%reason, "batch message dead-lettered");
                     match publish_dead(dead_channel, &self.settings.amqp.dead_exchange, &delivery, &reason).await {

@@ -47,6 +47,10 @@ pub enum Verdict {
     Duplicate { batch_id: Uuid, part: u32 },
     /// Recorded in `intake_error`; publish to the dead-letter exchange with this reason, then ack.
     DeadLetter { reason: String },
+    /// A `payment.v1` stored (and `cancelled` pending notices); ack it.
+    Payment { payment_id: String, cancelled: u64 },
+    /// A payment stored before; ack it.
+    PaymentDuplicate { payment_id: String },
 }
 
 /// Processes one message. Database failures are returned for the caller to retry; everything else is a verdict.
@@ -64,6 +68,14 @@ pub async fn process_message(pool: &PgPool, settings: &IntakeSettings, msg: Inco
         digest: digest.clone(),
         reason,
     };
+    if super::payment::is_payment(msg.schema_header.as_deref(), &msg.body)
+        && msg.body.len() <= settings.max_message_bytes
+    {
+        return match super::payment::process_payment(pool, &msg.body, message_id.as_deref()).await? {
+            Verdict::DeadLetter { reason } => dead_letter(pool, dead(reason, None, None)).await,
+            v => Ok(v),
+        };
+    }
     if let Some(reason) = check_headers(&msg, settings.max_message_bytes) {
         let probe = Probe::read(&msg.body);
         return dead_letter(pool, dead(reason, probe.batch_id, None)).await;
@@ -94,7 +106,11 @@ pub async fn process_message(pool: &PgPool, settings: &IntakeSettings, msg: Inco
     };
     let to_store = build_part(&envelope, part, ctx, message_id.clone());
     let (batch_id, utility_id) = (to_store.batch_id, to_store.utility_id.clone());
-    match store_part(pool, &to_store).await? {
+    let outcome = store_part(pool, &to_store).await?;
+    if matches!(outcome, StoreOutcome::Stored { .. } | StoreOutcome::AlreadyStored) {
+        super::payment::apply_batch_effects(pool, batch_id).await?;
+    }
+    match outcome {
         StoreOutcome::Stored { accepted, rejected } => Ok(Verdict::Stored {
             batch_id,
             part: part.index,

@@ -92,7 +92,11 @@ impl CapReached {
             Self::Day => today + Duration::days(1),
             Self::Week => today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday())),
             Self::Month => {
-                let (y, m) = if today.month() == 12 { (today.year() + 1, 1) } else { (today.year(), today.month() + 1) };
+                let (y, m) = if today.month() == 12 {
+                    (today.year() + 1, 1)
+                } else {
+                    (today.year(), today.month() + 1)
+                };
                 NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(today + Duration::days(31))
             }
         };

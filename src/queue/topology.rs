@@ -81,6 +81,16 @@ pub async fn declare(channel: &Channel, amqp: &AmqpSettings) -> Result<(), Queue
         )
         .await
         .map_err(QueueError::amqp("bind batch queue"))?;
+    channel
+        .queue_bind(
+            amqp.batch_queue.as_str().into(),
+            amqp.intake_exchange.as_str().into(),
+            amqp.payment_binding.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(QueueError::amqp("bind batch queue for payments"))?;
     Ok(())
 }
 

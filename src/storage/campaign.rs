@@ -98,11 +98,13 @@ pub async fn insert_campaign(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("insert into campaign_audit (campaign_id, action, by_whom, to_status) values ($1, 'create', $2, 'draft')")
-        .bind(id)
-        .bind(by)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "insert into campaign_audit (campaign_id, action, by_whom, to_status) values ($1, 'create', $2, 'draft')",
+    )
+    .bind(id)
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -113,7 +115,10 @@ pub async fn insert_campaign(
 /// Database failures.
 pub async fn get_campaign(pool: &PgPool, id: i64) -> Result<Option<CampaignRow>, StorageError> {
     let sql = format!("select {COLUMNS} from campaign where campaign_id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// Campaigns, newest first; `utility` narrows to one tenant's (and the all-utility ones); `status` to a set.

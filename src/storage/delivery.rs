@@ -226,5 +226,7 @@ pub async fn cancel_superseded(
 /// # Errors
 /// Database failures.
 pub async fn batch_mark(pool: &PgPool) -> Result<Option<DateTime<Utc>>, StorageError> {
-    Ok(sqlx::query_scalar("select max(updated_at) from batch").fetch_one(pool).await?)
+    Ok(sqlx::query_scalar("select max(updated_at) from batch")
+        .fetch_one(pool)
+        .await?)
 }

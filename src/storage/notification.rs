@@ -89,11 +89,12 @@ pub async fn claim_due(
     let mut debtors: Vec<i64> = picked.iter().map(|p| p.1).collect();
     debtors.sort_unstable();
     debtors.dedup();
-    let locked: Vec<i64> =
-        sqlx::query_scalar("select debtor_id from debtor where debtor_id = any($1) order by debtor_id for update skip locked")
-            .bind(&debtors)
-            .fetch_all(&mut **tx)
-            .await?;
+    let locked: Vec<i64> = sqlx::query_scalar(
+        "select debtor_id from debtor where debtor_id = any($1) order by debtor_id for update skip locked",
+    )
+    .bind(&debtors)
+    .fetch_all(&mut **tx)
+    .await?;
     let ids: Vec<i64> = picked
         .iter()
         .filter(|p| locked.binary_search(&p.1).is_ok())

@@ -157,7 +157,10 @@ pub async fn follow_ups(
     .replace("(p.state", "(prev.state")
     .replace("p.reason", "prev.reason");
     let q = sqlx::query_as::<_, FollowUp>(sqlx::AssertSqlSafe(sql));
-    let rows = bind_common!(q, p, audience, now).fetch(pool).try_collect::<Vec<_>>().await?;
+    let rows = bind_common!(q, p, audience, now)
+        .fetch(pool)
+        .try_collect::<Vec<_>>()
+        .await?;
     Ok(rows)
 }
 

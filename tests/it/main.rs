@@ -2,6 +2,8 @@
 //! RabbitMQ (unique exchange and queue names per test). `scripts/test` starts both.
 
 mod api;
+mod dispatch;
+mod engine;
 mod files;
 mod helpers;
 mod intake_queue;
