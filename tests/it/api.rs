@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{UTILITY, test_settings};
 
-struct Api {
+pub(crate) struct Api {
     settings: debtor_notify::config::Settings,
     base: String,
     client: reqwest::Client,
@@ -19,8 +19,11 @@ struct Api {
 }
 
 impl Api {
-    async fn spawn(pool: &PgPool) -> Self {
-        let settings = test_settings(pool);
+    pub(crate) async fn spawn(pool: &PgPool) -> Self {
+        Self::spawn_with(test_settings(pool)).await
+    }
+
+    pub(crate) async fn spawn_with(settings: debtor_notify::config::Settings) -> Self {
         let app = Application::build(settings.clone()).await.unwrap();
         let base = format!("http://127.0.0.1:{}", app.port().unwrap());
         let token = CancellationToken::new();
@@ -34,11 +37,11 @@ impl Api {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         let r = self
             .client
             .get(self.url(path))
@@ -50,7 +53,7 @@ impl Api {
     }
 
     /// Sends JSON (or nothing) with the token; returns the status and the JSON answer.
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = self.client.request(method, self.url(path)).bearer_auth("test-token");
         if let Some(body) = body {
             request = request.json(&body);
@@ -59,7 +62,7 @@ impl Api {
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.token.cancel();
         self.handle.await.unwrap().unwrap();
         crate::helpers::delete_topology(&self.settings).await;

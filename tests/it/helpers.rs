@@ -177,13 +177,18 @@ pub async fn delete_topology(settings: &Settings) {
 
 /// Publishes to the test's intake exchange with routing key `batch.okk-test`.
 pub async fn publish_to(settings: &Settings, body: &[u8], props: BasicProperties) {
+    publish_with_key(settings, &format!("batch.{UTILITY}"), body, props).await;
+}
+
+/// Publishes to the test's intake exchange with a routing key.
+pub async fn publish_with_key(settings: &Settings, key: &str, body: &[u8], props: BasicProperties) {
     let conn = queue::connect(settings.amqp.url.expose()).await.unwrap();
     let channel = conn.create_channel().await.unwrap();
     channel.confirm_select(Default::default()).await.unwrap();
     channel
         .basic_publish(
             settings.amqp.intake_exchange.as_str().into(),
-            format!("batch.{UTILITY}").as_str().into(),
+            key.into(),
             BasicPublishOptions::default(),
             body,
             props,

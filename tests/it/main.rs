@@ -2,6 +2,7 @@
 //! RabbitMQ (unique exchange and queue names per test). `scripts/test` starts both.
 
 mod api;
+mod campaigns_api;
 mod dispatch;
 mod engine;
 mod files;
