@@ -60,6 +60,8 @@ pub struct Dispatcher {
     templates: Mutex<HashMap<(String, i32), Arc<Compiled>>>,
     calendar: RwLock<Arc<ProductionCalendar>>,
     reports: tokio::sync::Mutex<UnboundedReceiver<DeliveryReport>>,
+    /// Names this process in `sending` events (host and pid), so evidence shows who handed a notice over.
+    worker: String,
 }
 
 impl Dispatcher {
@@ -85,6 +87,7 @@ impl Dispatcher {
             templates: Mutex::new(HashMap::new()),
             calendar: RwLock::new(Arc::new(calendar)),
             reports: tokio::sync::Mutex::new(rx),
+            worker: worker_name(),
             pool,
             settings,
             clock,
@@ -190,4 +193,9 @@ impl Dispatcher {
             }
         }
     }
+}
+
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
 }

@@ -157,7 +157,7 @@ impl Dispatcher {
                         state: "sending",
                         lease_until: Some(lease_until),
                         sent_at: Some(now),
-                        detail: Some(json!({"provider": provider, "segments": segments})),
+                        detail: Some(json!({"provider": provider, "segments": segments, "worker": self.worker})),
                         provider: Some(provider),
                         text: Some(text),
                         sha256: Some(sha256),

@@ -4,6 +4,7 @@
 mod api;
 mod campaigns_api;
 mod dispatch;
+mod dispatch_processes;
 mod engine;
 mod files;
 mod helpers;
