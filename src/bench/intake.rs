@@ -31,7 +31,7 @@ use crate::{
     storage,
 };
 
-const UTILITY: &str = "bench-utility";
+pub(super) const UTILITY: &str = "bench-utility";
 
 /// Runs the benchmark and prints the figures.
 ///
@@ -46,7 +46,7 @@ pub async fn run(debtors: usize, base: Settings) -> anyhow::Result<()> {
     result
 }
 
-async fn scratch(base: &Settings, tag: &str) -> anyhow::Result<(Settings, PgPool, PgPool)> {
+pub(super) async fn scratch(base: &Settings, tag: &str) -> anyhow::Result<(Settings, PgPool, PgPool)> {
     let admin = storage::connect(&base.database)?;
     let db = format!("debtor_notify_bench_{tag}");
     sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}")))
@@ -234,11 +234,11 @@ fn machine_cpu() -> (u64, u64) {
     (total - idle, total)
 }
 
-fn rss_kib(pid: u32) -> u64 {
+pub(super) fn rss_kib(pid: u32) -> u64 {
     proc_status_kib(pid, "VmRSS:")
 }
 
-fn hwm_kib(pid: u32) -> u64 {
+pub(super) fn hwm_kib(pid: u32) -> u64 {
     proc_status_kib(pid, "VmHWM:")
 }
 
@@ -338,7 +338,7 @@ async fn probe_insert(pool: &PgPool, rows: usize, concurrency: usize) -> anyhow:
     Ok(rate)
 }
 
-async fn cleanup(settings: &Settings, admin: &PgPool, tag: &str) {
+pub(super) async fn cleanup(settings: &Settings, admin: &PgPool, tag: &str) {
     if let Ok(conn) = queue::connect(settings.amqp.url.expose()).await
         && let Ok(channel) = conn.create_channel().await
     {

@@ -1,9 +1,12 @@
 //! `debtor-notify bench …`: throughput measurements, printed beside raw probes of the same machine. Targets
 //! live here, never as timed assertions in tests.
 
+mod dispatch;
 mod intake;
 mod parse;
+mod plan;
 mod render;
+mod seed;
 mod synthetic;
 
 use std::process::ExitCode;
@@ -19,6 +22,20 @@ pub enum BenchCommand {
     Intake {
         #[arg(long, default_value_t = 1_000_000)]
         debtors: usize,
+    },
+    /// Planning: one pass of a one-step campaign over a region's debtors in eleven zones.
+    Plan {
+        #[arg(long, default_value_t = 600_000)]
+        debtors: usize,
+    },
+    /// Dispatch on the in-process simulator with full event logging, beside a raw SKIP LOCKED claim probe.
+    Dispatch {
+        /// Notices due now (dispatched and measured).
+        #[arg(long, default_value_t = 200_000)]
+        notifications: usize,
+        /// Planned notices in the table in all (the rest are due tomorrow); the peak RSS is reported.
+        #[arg(long, default_value_t = 1_000_000)]
+        pending: usize,
     },
     /// Template rendering: renders/s of a typical SMS template on one core.
     Render {
@@ -39,6 +56,8 @@ pub enum BenchCommand {
 pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Intake { debtors } => intake::run(debtors, settings).await?,
+        BenchCommand::Plan { debtors } => plan::run(debtors, settings).await?,
+        BenchCommand::Dispatch { notifications, pending } => dispatch::run(notifications, pending, settings).await?,
         BenchCommand::Render { renders } => tokio::task::spawn_blocking(move || render::run(renders)).await?,
         BenchCommand::Parse { rows } => tokio::task::spawn_blocking(move || parse::run(rows)).await?,
     }

@@ -10,6 +10,7 @@ use std::{
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -98,6 +99,9 @@ impl Planner {
                 stats.planned += self.plan_step(&c, &step, round, now, mark, &calendar).await?;
             }
         }
+        if stats.planned >= 10_000 {
+            plan::analyze_notifications(&self.pool).await?;
+        }
         Ok(stats)
     }
 
@@ -168,10 +172,35 @@ impl Planner {
             if self.marks.lock().unwrap_or_else(PoisonError::into_inner).get(&key) == Some(&mark) {
                 return Ok(0);
             }
-            let zones = plan::audience_zones(&self.pool, p.utility).await?;
             let base = (round + offset).max(now);
-            let due: Vec<DateTime<Utc>> = zones.iter().map(|z| placer.place(base, z)).collect();
-            let n = plan::plan_from_start(&self.pool, &p, &c.audience, &zones, &due, now).await?;
+            let rows = plan::candidates(&self.pool, &p, &c.audience, now).await?;
+            let mut per_zone: HashMap<&str, DateTime<Utc>> = HashMap::new();
+            let size = self.settings.planner.chunk.max(1);
+            let chunks: Vec<(usize, Vec<DateTime<Utc>>)> = rows
+                .chunks(size)
+                .enumerate()
+                .map(|(i, chunk)| {
+                    let due = chunk
+                        .iter()
+                        .map(|r| {
+                            *per_zone
+                                .entry(r.timezone.as_str())
+                                .or_insert_with(|| placer.place(base, &r.timezone))
+                        })
+                        .collect();
+                    (i * size, due)
+                })
+                .collect();
+            // Two statements at a time: PostgreSQL does the work, on as many cores as we give it.
+            let (rows, p) = (&rows, &p);
+            let n: u64 = futures_util::stream::iter(chunks)
+                .map(|(start, due)| async move {
+                    let chunk = &rows[start..(start + due.len())];
+                    plan::plan_debtors(&self.pool, p, chunk, &due, now).await
+                })
+                .buffer_unordered(self.settings.planner.concurrency.max(1))
+                .try_fold(0, |acc, k| async move { Ok(acc + k) })
+                .await?;
             self.marks
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

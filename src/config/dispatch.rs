@@ -67,6 +67,7 @@ pub fn parse_hours(s: &str) -> Option<Hours> {
 pub struct PlannerSettings {
     pub interval_secs: u64,
     pub chunk: usize,
+    pub concurrency: usize,
 }
 
 impl PlannerSettings {

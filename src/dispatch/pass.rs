@@ -9,12 +9,16 @@ use tracing::warn;
 use super::{
     DispatchError, Dispatcher,
     gate::{self, Decision, Rendered, Rules},
+    reports::report_transition,
 };
 use crate::{
     domain::mask::mask_tail,
-    gateway::{Accepted, CallRequest, GatewayError, SmsRequest},
+    gateway::{Accepted, CallRequest, DeliveryReport, GatewayError, SmsRequest},
     render::{RenderContext, context::ContextInput, context::Creditor, sms},
-    storage::notification::{self, AttemptRow, Claimed, IN_FLIGHT, Transition},
+    storage::{
+        delivery::ReportTarget,
+        notification::{self, AttemptRow, Claimed, IN_FLIGHT, Transition},
+    },
 };
 
 /// What one pass did.
@@ -37,6 +41,7 @@ struct Job {
     text: String,
     attempt: i32,
     max_attempts: i32,
+    retry_after_minutes: i32,
     campaign_id: i64,
     rate_per_minute: Option<i32>,
     lease_until: DateTime<Utc>,
@@ -59,6 +64,7 @@ impl Dispatcher {
     pub async fn run_once(&self) -> Result<PassStats, DispatchError> {
         let now = self.clock.now();
         let d = &self.settings.dispatch;
+        let t0 = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
         let claimed = notification::claim_due(&mut tx, now, d.batch_size).await?;
         let mut stats = PassStats {
@@ -86,12 +92,14 @@ impl Dispatcher {
         }
         let lease_until = now + Duration::seconds(d.lease_secs);
         let (transitions, jobs) = self.gate_all(&claimed, now, lease_until, &mut history, &mut stats);
+        let t1 = t0.elapsed();
         notification::apply(&mut *tx, "dispatcher", now, &transitions).await?;
         tx.commit().await?;
+        let t2 = t0.elapsed();
         stats.handed_over = jobs.len();
         let outcomes = futures_util::future::join_all(jobs.iter().map(|j| self.hand_over(j))).await;
         let done = self.clock.now();
-        let mut results = Vec::with_capacity(jobs.len());
+        let mut results: Vec<Transition> = Vec::with_capacity(jobs.len());
         let mut attempts = Vec::with_capacity(jobs.len());
         for (job, outcome) in jobs.iter().zip(outcomes) {
             stats.submitted += usize::from(matches!(outcome, Outcome::Accepted(_)));
@@ -99,9 +107,50 @@ impl Dispatcher {
             results.push(t);
             attempts.extend(a);
         }
-        notification::apply(&self.pool, "dispatcher", done, &results).await?;
-        notification::insert_attempts(&self.pool, done, &attempts).await?;
+        let t3 = t0.elapsed();
+        let others = self.merge_reports(&jobs, &mut results, done).await;
+        notification::record_outcomes(&self.pool, "dispatcher", done, &results, &attempts).await?;
+        let t4 = t0.elapsed();
+        self.record_reports(others).await?;
+        tracing::debug!(claim_gate = ?t1, apply_claim = ?(t2 - t1), send = ?(t3 - t2), record = ?(t4 - t3), reports = ?(t0.elapsed() - t4), n = stats.claimed, "pass");
         Ok(stats)
+    }
+
+    /// Takes the reports that already arrived; those of this pass's accepted hand-overs are folded into their
+    /// result (one change: `submitted` event, then the report's state). Returns the others.
+    async fn merge_reports(&self, jobs: &[Job], results: &mut [Transition], now: DateTime<Utc>) -> Vec<DeliveryReport> {
+        let reports = self.take_reports().await;
+        if reports.is_empty() {
+            return reports;
+        }
+        let index: HashMap<i64, usize> = jobs.iter().enumerate().map(|(i, j)| (j.id, i)).collect();
+        let mut others = Vec::new();
+        for r in reports {
+            let slot = r
+                .client_ref
+                .as_deref()
+                .and_then(|c| c.parse::<i64>().ok())
+                .and_then(|id| index.get(&id));
+            let Some(&i) = slot.filter(|&&i| results[i].state == "submitted") else {
+                others.push(r);
+                continue;
+            };
+            let job = &jobs[i];
+            let target = ReportTarget {
+                notification_id: job.id,
+                channel: job.channel.clone(),
+                attempts: job.attempt,
+                max_attempts: job.max_attempts,
+                retry_after_minutes: job.retry_after_minutes,
+            };
+            let submitted = results[i].detail.take().unwrap_or_default();
+            results[i] = Transition {
+                guard: IN_FLIGHT,
+                passed: Some(("submitted", submitted)),
+                ..report_transition(&target, &r, now)
+            };
+        }
+        others
     }
 
     fn gate_all(
@@ -148,6 +197,7 @@ impl Dispatcher {
                         text: text.clone(),
                         attempt: c.attempts + 1,
                         max_attempts: c.max_attempts,
+                        retry_after_minutes: c.retry_after_minutes,
                         campaign_id: c.campaign_id,
                         rate_per_minute: c.rate_per_minute,
                         lease_until,

@@ -59,8 +59,7 @@ impl Dispatcher {
                 None => untouched.push(row.notification_id),
             }
         }
-        notification::apply(&self.pool, "reconciler", now, &transitions).await?;
-        notification::insert_attempts(&self.pool, now, &attempts).await?;
+        notification::record_outcomes(&self.pool, "reconciler", now, &transitions, &attempts).await?;
         delivery::touch(&self.pool, &untouched, now).await?;
         Ok(stats)
     }

@@ -26,47 +26,46 @@ impl Dispatcher {
     /// Database failures (the reports read are lost only if the process dies; providers resend, and the
     /// reconciler asks for report-less notices).
     pub async fn record_pending_reports(&self) -> Result<usize, DispatchError> {
-        let mut batch = Vec::new();
-        {
-            let mut rx = self.reports.lock().await;
-            while batch.len() < 5000 {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
-            }
-        }
+        let batch = self.take_reports().await;
         let n = batch.len();
         self.record_reports(batch).await?;
         Ok(n)
     }
 
     pub(super) async fn report_loop(&self, token: CancellationToken) {
-        loop {
-            let first = {
-                let mut rx = self.reports.lock().await;
+        // Polls rather than waits on the channel, so dispatch passes can take the reports of their own
+        // hand-overs and record accept and report in one change.
+        while !token.is_cancelled() {
+            let batch = self.take_reports().await;
+            if batch.is_empty() {
                 tokio::select! {
-                    () = token.cancelled() => None,
-                    r = rx.recv() => r,
+                    () = token.cancelled() => break,
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
                 }
-            };
-            let Some(first) = first else { break };
-            // Let a burst gather, then write it in one statement.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let mut batch = vec![first];
-            {
-                let mut rx = self.reports.lock().await;
-                while batch.len() < 5000 {
-                    match rx.try_recv() {
-                        Ok(r) => batch.push(r),
-                        Err(_) => break,
-                    }
-                }
+                continue;
             }
             if let Err(e) = self.record_reports(batch).await {
                 warn!(error = %error_chain(&e), "recording delivery reports failed");
             }
         }
+        // Whatever arrived before the stop.
+        let rest = self.take_reports().await;
+        if let Err(e) = self.record_reports(rest).await {
+            warn!(error = %error_chain(&e), "recording delivery reports failed");
+        }
+    }
+
+    /// Takes up to 5,000 waiting reports.
+    pub(super) async fn take_reports(&self) -> Vec<DeliveryReport> {
+        let mut batch = Vec::new();
+        let mut rx = self.reports.lock().await;
+        while batch.len() < 5000 {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        batch
     }
 
     /// Applies reports (from the simulator or, later, provider callbacks).
@@ -111,7 +110,7 @@ impl Dispatcher {
             .iter()
             .filter_map(|(id, r)| targets.get(id).map(|t| report_transition(t, r, now)))
             .collect();
-        let applied = notification::apply(&self.pool, "provider", now, &transitions).await?;
+        let applied = notification::record_outcomes(&self.pool, "provider", now, &transitions, &[]).await?;
         let mut not_applied = (Vec::new(), Vec::new(), Vec::new());
         for (id, r) in &resolved {
             if !applied.contains(id) {

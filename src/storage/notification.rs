@@ -38,6 +38,7 @@ pub struct Claimed {
     pub rate_per_minute: Option<i32>,
     pub condition: String,
     pub max_attempts: i32,
+    pub retry_after_minutes: i32,
     pub opted_out: bool,
     pub region: Option<String>,
     pub window_working: Option<String>,
@@ -104,6 +105,7 @@ pub async fn claim_due(
         "select n.notification_id, n.campaign_id, n.step_no, n.debtor_id, n.utility_id, n.channel, n.e164,
                 n.phone_kind, n.timezone, n.template_name, n.template_version, n.template_kind, n.attempts,
                 c.status as campaign_status, c.end_by, c.rate_per_minute, s.condition, s.max_attempts,
+                s.retry_after_minutes,
                 exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
                         and (o.e164 = n.e164 or o.account = d.account)) as opted_out,
                 u.region, u.window_working, u.window_day_off, u.cap_day, u.cap_week, u.cap_month,
@@ -170,6 +172,9 @@ pub struct Transition {
     /// A hand-over starts (attempts + 1).
     pub new_attempt: bool,
     pub detail: Option<serde_json::Value>,
+    /// An intermediate state passed through in the same change (e.g. `submitted` when the provider's accept
+    /// and its delivery report are recorded together): appended as its own event first.
+    pub passed: Option<(&'static str, serde_json::Value)>,
 }
 
 /// An attempt row (one provider hand-over or reconciliation).
@@ -200,7 +205,12 @@ where
     if ts.is_empty() {
         return Ok(Vec::new());
     }
-    let col = |f: fn(&Transition) -> Option<String>| ts.iter().map(f).collect::<Vec<_>>();
+    // In id order: concurrent recorders (passes, reports, reconciliation) then lock rows in the same order
+    // (the update walks the array through the primary key), so they do not deadlock.
+    let mut sorted: Vec<&Transition> = ts.iter().collect();
+    sorted.sort_by_key(|t| t.id);
+    let ts = sorted;
+    let col = |f: fn(&Transition) -> Option<String>| ts.iter().map(|t| f(t)).collect::<Vec<_>>();
     let ids: Vec<i64> = ts.iter().map(|t| t.id).collect();
     let guards: Vec<&str> = ts.iter().map(|t| t.guard).collect();
     let states: Vec<&str> = ts.iter().map(|t| t.state).collect();
@@ -212,13 +222,16 @@ where
     let shas: Vec<Option<Vec<u8>>> = ts.iter().map(|t| t.sha256.clone()).collect();
     let segs: Vec<Option<i32>> = ts.iter().map(|t| t.segments).collect();
     let details: Vec<Option<Json<&serde_json::Value>>> = ts.iter().map(|t| t.detail.as_ref().map(Json)).collect();
+    let passed: Vec<Option<&str>> = ts.iter().map(|t| t.passed.as_ref().map(|p| p.0)).collect();
+    let passed_details: Vec<Option<Json<&serde_json::Value>>> =
+        ts.iter().map(|t| t.passed.as_ref().map(|p| Json(&p.1))).collect();
     Ok(sqlx::query_scalar(
         "with d as (
             select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
                 $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::int[],
-                $13::bool[], $14::bool[], $15::jsonb[])
+                $13::bool[], $14::bool[], $15::jsonb[], $18::text[], $19::jsonb[])
             as d(id, guard, state, reason, due_at, lease, sent_at, provider, pmid, text, sha, segments, new_attempt,
-                 final, detail)),
+                 final, detail, passed, passed_detail)),
          upd as (
             update notification n set state = d.state, reason = d.reason,
                 due_at = coalesce(d.due_at, n.due_at), lease_until = d.lease,
@@ -228,12 +241,17 @@ where
                 segments = coalesce(d.segments, n.segments), attempts = n.attempts + d.new_attempt::int,
                 final_at = case when d.final then $16 else null end, updated_at = $16
             from d where n.notification_id = d.id and n.state = any(string_to_array(d.guard, ','))
-            returning n.notification_id, n.timezone, n.state, n.reason, n.attempts, d.detail),
+            returning n.notification_id, n.timezone, n.state, n.reason, n.attempts, d.detail, d.passed,
+                      d.passed_detail),
          ev as (
             insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source,
                                         detail)
-            select notification_id, $16, $16 at time zone timezone, timezone, state, reason, attempts, $17, detail
-            from upd)
+            select u.notification_id, $16, $16 at time zone u.timezone, u.timezone, v.state, v.reason, u.attempts,
+                   $17, v.detail
+            from upd u cross join lateral (values (1, u.passed, null::text, u.passed_detail),
+                                                  (2, u.state, u.reason, u.detail)) as v(ord, state, reason, detail)
+            where v.state is not null
+            order by u.notification_id, v.ord)
          select notification_id from upd",
     )
     .bind(&ids)
@@ -253,6 +271,8 @@ where
     .bind(&details)
     .bind(now)
     .bind(source)
+    .bind(&passed)
+    .bind(&passed_details)
     .fetch_all(db)
     .await?)
 }
@@ -261,7 +281,10 @@ where
 ///
 /// # Errors
 /// Database failures.
-pub async fn insert_attempts(pool: &PgPool, now: DateTime<Utc>, rows: &[AttemptRow]) -> Result<(), StorageError> {
+pub async fn insert_attempts<'c, E>(db: E, now: DateTime<Utc>, rows: &[AttemptRow]) -> Result<(), StorageError>
+where
+    E: sqlx::PgExecutor<'c>,
+{
     if rows.is_empty() {
         return Ok(());
     }
@@ -290,7 +313,50 @@ pub async fn insert_attempts(pool: &PgPool, now: DateTime<Utc>, rows: &[AttemptR
     .bind(&codes)
     .bind(&details)
     .bind(now)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
+}
+
+/// Records what happened after a hand-over (outcomes, reports, reconciliations) with their attempt rows, in one
+/// transaction committed without waiting for the WAL flush: if the server crashes before the flush, the rows
+/// are back in `sending`/`submitted`, and reconciliation re-derives the outcome from the provider. (Claims are
+/// never recorded this way: a lost claim could mean a second hand-over.)
+///
+/// # Errors
+/// Database failures.
+pub async fn record_outcomes(
+    pool: &PgPool,
+    source: &str,
+    now: DateTime<Utc>,
+    ts: &[Transition],
+    attempts: &[AttemptRow],
+) -> Result<Vec<i64>, StorageError> {
+    let mut tries = 0;
+    loop {
+        match try_record_outcomes(pool, source, now, ts, attempts).await {
+            Err(e) if e.is_transient() && tries < 3 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn try_record_outcomes(
+    pool: &PgPool,
+    source: &str,
+    now: DateTime<Utc>,
+    ts: &[Transition],
+    attempts: &[AttemptRow],
+) -> Result<Vec<i64>, StorageError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("set local synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    let applied = apply(&mut *tx, source, now, ts).await?;
+    insert_attempts(&mut *tx, now, attempts).await?;
+    tx.commit().await?;
+    Ok(applied)
 }

@@ -58,57 +58,121 @@ macro_rules! bind_common {
     };
 }
 
-/// The time zones of the debtors a step may address (to place `due_at` per zone).
-///
-/// # Errors
-/// Database failures.
-pub async fn audience_zones(pool: &PgPool, utility: Option<&str>) -> Result<Vec<String>, StorageError> {
-    Ok(
-        sqlx::query_scalar("select distinct timezone from debtor where ($1::text is null or utility_id = $1)")
-            .bind(utility)
-            .fetch_all(pool)
-            .await?,
-    )
+/// A debtor a step may address and has not yet, with the number for the step's channel.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Candidate {
+    pub debtor_id: i64,
+    pub utility_id: String,
+    pub timezone: String,
+    pub e164: Option<String>,
+    pub phone_kind: Option<String>,
 }
 
-/// Plans a step counted from the campaign start for every eligible debtor not yet planned; `due` gives the
-/// first allowed moment per zone. Returns the rows added.
+/// Eligible debtors with no notice for this step yet (read-only: the insert that follows must not anti-join
+/// against the table it is growing).
 ///
 /// # Errors
 /// Database failures.
-pub async fn plan_from_start(
+pub async fn candidates(
     pool: &PgPool,
     p: &StepPlan<'_>,
     audience: &Audience,
-    zones: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<Candidate>, StorageError> {
+    let sql = format!(
+        "select c.debtor_id, c.utility_id, c.timezone, p.e164, p.kind as phone_kind from current_debt c
+         {PHONE}
+         where {AUDIENCE}"
+    );
+    let q = sqlx::query_as::<_, Candidate>(sqlx::AssertSqlSafe(sql));
+    let mut rows: Vec<Candidate> = bind_common!(q, p, audience, now).fetch(pool).try_collect().await?;
+    // The anti-join runs here, on the unique index's prefix, so no table statistics can turn it quadratic.
+    let planned: std::collections::HashSet<i64> = sqlx::query_scalar::<_, i64>(
+        "select debtor_id from notification where campaign_id = $1 and occurrence = $2 and step_no = $3
+         and channel = $4",
+    )
+    .bind(p.campaign_id)
+    .bind(p.occurrence)
+    .bind(p.step_no)
+    .bind(p.channel)
+    .fetch(pool)
+    .try_collect()
+    .await?;
+    rows.retain(|r| !planned.contains(&r.debtor_id));
+    Ok(rows)
+}
+
+/// Plans a step for these debtors with their `due` (placed in each one's window). Returns the rows added.
+///
+/// # Errors
+/// Database failures.
+pub async fn plan_debtors(
+    pool: &PgPool,
+    p: &StepPlan<'_>,
+    rows: &[Candidate],
     due: &[DateTime<Utc>],
     now: DateTime<Utc>,
 ) -> Result<u64, StorageError> {
-    let sql = format!(
-        "with z(tz, due) as (select * from unnest($17::text[], $18::timestamptz[])),
-         ins as (
+    let debtors: Vec<i64> = rows.iter().map(|r| r.debtor_id).collect();
+    let utilities: Vec<&str> = rows.iter().map(|r| r.utility_id.as_str()).collect();
+    let zones: Vec<&str> = rows.iter().map(|r| r.timezone.as_str()).collect();
+    let phones: Vec<Option<&str>> = rows.iter().map(|r| r.e164.as_deref()).collect();
+    let kinds: Vec<Option<&str>> = rows.iter().map(|r| r.phone_kind.as_deref()).collect();
+    insert_rows(pool, p, now, (&debtors, &utilities, &zones, &phones, &kinds), due).await
+}
+
+type Columns<'a> = (
+    &'a [i64],
+    &'a [&'a str],
+    &'a [&'a str],
+    &'a [Option<&'a str>],
+    &'a [Option<&'a str>],
+);
+
+/// One INSERT of notification rows from column arrays, each with its `planned` event.
+async fn insert_rows(
+    pool: &PgPool,
+    p: &StepPlan<'_>,
+    now: DateTime<Utc>,
+    (debtors, utilities, zones, phones, kinds): Columns<'_>,
+    due: &[DateTime<Utc>],
+) -> Result<u64, StorageError> {
+    let mut tx = pool.begin().await?;
+    // Planning is idempotent and re-derivable: rows lost with an unflushed commit are planned again.
+    sqlx::query("set local synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query(
+        "with ins as (
             insert into notification (campaign_id, occurrence, step_no, debtor_id, utility_id, channel, e164,
                 phone_kind, timezone, template_name, template_version, template_kind, priority, state, due_at,
                 created_at, updated_at)
-            select $1, $2, $3, c.debtor_id, c.utility_id, $4, p.e164, p.kind, c.timezone, $6, $7, $8, $9, 'planned',
-                   z.due, $10, $10
-            from current_debt c join z on z.tz = c.timezone
-            {PHONE}
-            where {AUDIENCE}
-              and not exists (select 1 from notification n where n.campaign_id = $1 and n.occurrence = $2
-                              and n.step_no = $3 and n.debtor_id = c.debtor_id and n.channel = $4)
+            select $1, $2, $3, t.d, t.u, $4, t.e, t.k, t.tz, $5, $6, $7, $8, 'planned', t.due, $9, $9
+            from unnest($10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[])
+                 as t(d, u, tz, e, k, due)
             on conflict do nothing
-            returning notification_id, timezone, due_at)
-         insert into delivery_event (notification_id, at, local_at, timezone, state, source, detail)
-         select notification_id, $10, $10 at time zone timezone, timezone, 'planned', 'planner',
-                jsonb_build_object('due_at', due_at)
-         from ins"
-    );
-    let done = bind_common!(sqlx::query(sqlx::AssertSqlSafe(sql)), p, audience, now)
-        .bind(zones)
-        .bind(due)
-        .execute(pool)
-        .await?;
+            returning notification_id, timezone)
+         insert into delivery_event (notification_id, at, local_at, timezone, state, source)
+         select notification_id, $9, $9 at time zone timezone, timezone, 'planned', 'planner' from ins",
+    )
+    .bind(p.campaign_id)
+    .bind(p.occurrence)
+    .bind(p.step_no)
+    .bind(p.channel)
+    .bind(p.template_name)
+    .bind(p.template_version)
+    .bind(p.template_kind)
+    .bind(p.priority)
+    .bind(now)
+    .bind(debtors)
+    .bind(utilities)
+    .bind(zones)
+    .bind(phones)
+    .bind(kinds)
+    .bind(due)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(done.rows_affected())
 }
 
@@ -180,37 +244,15 @@ pub async fn insert_follow_ups(
     let zones: Vec<&str> = rows.iter().map(|r| r.timezone.as_str()).collect();
     let phones: Vec<Option<&str>> = rows.iter().map(|r| r.e164.as_deref()).collect();
     let kinds: Vec<Option<&str>> = rows.iter().map(|r| r.phone_kind.as_deref()).collect();
-    let done = sqlx::query(
-        "with ins as (
-            insert into notification (campaign_id, occurrence, step_no, debtor_id, utility_id, channel, e164,
-                phone_kind, timezone, template_name, template_version, template_kind, priority, state, due_at,
-                created_at, updated_at)
-            select $1, $2, $3, t.d, t.u, $4, t.e, t.k, t.tz, $5, $6, $7, $8, 'planned', t.due, $9, $9
-            from unnest($10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[])
-                 as t(d, u, tz, e, k, due)
-            on conflict do nothing
-            returning notification_id, timezone, due_at)
-         insert into delivery_event (notification_id, at, local_at, timezone, state, source, detail)
-         select notification_id, $9, $9 at time zone timezone, timezone, 'planned', 'planner',
-                jsonb_build_object('due_at', due_at)
-         from ins",
-    )
-    .bind(p.campaign_id)
-    .bind(p.occurrence)
-    .bind(p.step_no)
-    .bind(p.channel)
-    .bind(p.template_name)
-    .bind(p.template_version)
-    .bind(p.template_kind)
-    .bind(p.priority)
-    .bind(now)
-    .bind(&debtors)
-    .bind(&utilities)
-    .bind(&zones)
-    .bind(&phones)
-    .bind(&kinds)
-    .bind(due)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    insert_rows(pool, p, now, (&debtors, &utilities, &zones, &phones, &kinds), due).await
+}
+
+/// Refreshes the notification table's statistics after a large planning pass, so the claim and follow-up
+/// queries keep their index plans.
+///
+/// # Errors
+/// Database failures.
+pub async fn analyze_notifications(pool: &PgPool) -> Result<(), StorageError> {
+    sqlx::query("analyze notification").execute(pool).await?;
+    Ok(())
 }

@@ -35,7 +35,10 @@ fn dispatcher(e: &Engine, name: &str, start: &str, env: &[(&str, &str)]) -> Chil
 }
 
 async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(pool).await.unwrap()
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 async fn wait_for(pool: &PgPool, sql: &str, want: i64, secs: u64) {
@@ -45,12 +48,23 @@ async fn wait_for(pool: &PgPool, sql: &str, want: i64, secs: u64) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("`{sql}` did not reach {want} within {secs} s (now {})", count(pool, sql).await);
+    panic!(
+        "`{sql}` did not reach {want} within {secs} s (now {})",
+        count(pool, sql).await
+    );
 }
 
 async fn seed(pool: PgPool, n: usize) -> Engine {
     let e = Engine::start(pool, START).await;
-    let debtors = (0..n).map(|i| debtor_in(&format!("{:06}", 100_000 + i), "Asia/Yekaterinburg", &format!("+7912{:07}", i))).collect();
+    let debtors = (0..n)
+        .map(|i| {
+            debtor_in(
+                &format!("{:06}", 100_000 + i),
+                "Asia/Yekaterinburg",
+                &format!("+7912{:07}", i),
+            )
+        })
+        .collect();
     e.store(debtors).await;
     e.campaign(&sms_campaign("Процессы", START)).await;
     e
@@ -67,15 +81,30 @@ async fn stop(mut child: Child) {
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn three_dispatcher_processes_on_one_database_send_every_notification_exactly_once(pool: PgPool) {
     let e = seed(pool.clone(), 300).await;
-    let env = [("DEBTOR_NOTIFY__DISPATCH__BATCH_SIZE", "10"), ("DEBTOR_NOTIFY__SIMULATOR__LATENCY_MS", "5")];
-    let procs: Vec<Child> = (0..3).map(|i| dispatcher(&e, &format!("three-{i}"), START, &env)).collect();
-    wait_for(&pool, "select count(*) from notification where state = 'delivered'", 300, 90).await;
+    let env = [
+        ("DEBTOR_NOTIFY__DISPATCH__BATCH_SIZE", "10"),
+        ("DEBTOR_NOTIFY__SIMULATOR__LATENCY_MS", "5"),
+    ];
+    let procs: Vec<Child> = (0..3)
+        .map(|i| dispatcher(&e, &format!("three-{i}"), START, &env))
+        .collect();
+    wait_for(
+        &pool,
+        "select count(*) from notification where state = 'delivered'",
+        300,
+        90,
+    )
+    .await;
     for p in procs {
         stop(p).await;
     }
     assert_eq!(count(&pool, "select count(*) from notification").await, 300);
     assert_eq!(e.sends().await, (300, 300), "300 hand-overs for 300 notifications");
-    let workers = count(&pool, "select count(distinct detail->>'worker') from delivery_event where state = 'sending'").await;
+    let workers = count(
+        &pool,
+        "select count(distinct detail->>'worker') from delivery_event where state = 'sending'",
+    )
+    .await;
     assert!(workers >= 2, "the work was shared between processes ({workers})");
 }
 
@@ -110,9 +139,21 @@ async fn a_dispatcher_killed_mid_send_loses_nothing_and_resends_nothing_blindly_
     assert!(accepted_unrecorded >= 1);
     // The restarted process's clock starts a minute later, past every lease of the killed one.
     let second = dispatcher(&e, "restarted", "2026-12-01T05:01:00Z", &env);
-    wait_for(&pool, "select count(*) from notification where state = 'delivered'", 100, 120).await;
+    wait_for(
+        &pool,
+        "select count(*) from notification where state = 'delivered'",
+        100,
+        120,
+    )
+    .await;
     stop(second).await;
-    assert_eq!(e.sends().await, (100, 100), "every notification handed over exactly once");
+    assert_eq!(
+        e.sends().await,
+        (100, 100),
+        "every notification handed over exactly once"
+    );
     assert!(count(&pool, "select count(*) from delivery_event where state = 'in_doubt'").await >= accepted_unrecorded);
-    assert!(count(&pool, "select count(*) from attempt where outcome = 'reconciled_found'").await >= accepted_unrecorded);
+    assert!(
+        count(&pool, "select count(*) from attempt where outcome = 'reconciled_found'").await >= accepted_unrecorded
+    );
 }
