@@ -28,6 +28,9 @@ use crate::{
     telemetry::error_chain,
 };
 
+/// (campaign, round, step).
+type StepKey = (i64, chrono::NaiveDate, i32);
+
 /// What one planning pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PlanStats {
@@ -42,7 +45,7 @@ pub struct Planner {
     settings: Arc<Settings>,
     clock: SharedClock,
     /// (campaign, round, step) → the batch mark it was last planned at.
-    marks: Mutex<HashMap<(i64, chrono::NaiveDate, i32), Option<DateTime<Utc>>>>,
+    marks: Mutex<HashMap<StepKey, Option<DateTime<Utc>>>>,
 }
 
 impl Planner {

@@ -208,9 +208,7 @@ impl CampaignSpec {
         for (i, s) in self.steps.iter().enumerate() {
             let first = i == 0;
             if first && (s.from == Some(OffsetFrom::Previous) || s.condition == Condition::PreviousNotDelivered) {
-                return Err(SpecError(format!(
-                    "field steps[0]: the first step has no previous step"
-                )));
+                return bad("field steps[0]: the first step has no previous step");
             }
             if !(1..=10).contains(&s.max_attempts) || s.retry_after_minutes == 0 {
                 return Err(SpecError(format!(

@@ -182,7 +182,7 @@ impl Dispatcher {
                 warn!(error = %error_chain(&e), "reconciliation pass failed");
             }
             ticks += 1;
-            if ticks % 12 == 0
+            if ticks.is_multiple_of(12)
                 && let Err(e) = self.reload_calendar().await
             {
                 warn!(error = %error_chain(&e), "calendar reload failed");
