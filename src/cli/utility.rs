@@ -26,11 +26,13 @@ pub enum UtilityCommand {
         #[command(flatten)]
         contacts: ContactArgs,
     },
-    /// Change a utility's contact and payment details (printed in notices).
+    /// Change a utility's contact and payment details (printed in notices), and its own contact rules.
     Set {
         id: String,
         #[command(flatten)]
         contacts: ContactArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
     },
     /// List registered utilities.
     List,
@@ -51,6 +53,57 @@ pub struct ContactArgs {
     /// Let this utility's own templates put the full name and address in SMS (152-ФЗ: off by default).
     #[arg(long)]
     pub allow_personal_details_in_sms: Option<bool>,
+}
+
+/// A utility's own contact rules: they can only narrow the law's (and the configured) ones.
+#[derive(Debug, clap::Args)]
+pub struct PolicyArgs {
+    /// Region code (two digits, e.g. 86) for regional production-calendar days.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Contact window on working days, HH:MM-HH:MM (never wider than 08:00-22:00).
+    #[arg(long)]
+    pub window_working: Option<String>,
+    /// Contact window on weekends and holidays, HH:MM-HH:MM (never wider than 09:00-20:00).
+    #[arg(long)]
+    pub window_day_off: Option<String>,
+    /// Messages per debtor per local day / ISO week / month (never more than 2 / 4 / 16).
+    #[arg(long)]
+    pub cap_day: Option<u32>,
+    #[arg(long)]
+    pub cap_week: Option<u32>,
+    #[arg(long)]
+    pub cap_month: Option<u32>,
+}
+
+impl PolicyArgs {
+    fn check(&self) -> Result<(), String> {
+        for w in [&self.window_working, &self.window_day_off].into_iter().flatten() {
+            if crate::config::dispatch::parse_hours(w).is_none() {
+                return Err(format!("window '{w}' is not HH:MM-HH:MM with the opening first"));
+            }
+        }
+        if self
+            .region
+            .as_deref()
+            .is_some_and(|r| r.len() != 2 || !r.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err("--region must be two digits".into());
+        }
+        Ok(())
+    }
+
+    fn policy(&self) -> storage::utility::UtilityPolicy {
+        let cap = |v: Option<u32>| v.and_then(|v| i32::try_from(v).ok());
+        storage::utility::UtilityPolicy {
+            region: self.region.clone(),
+            window_working: self.window_working.clone(),
+            window_day_off: self.window_day_off.clone(),
+            cap_day: cap(self.cap_day),
+            cap_week: cap(self.cap_week),
+            cap_month: cap(self.cap_month),
+        }
+    }
 }
 
 impl ContactArgs {
@@ -97,8 +150,14 @@ pub async fn run(cmd: UtilityCommand, settings: &Settings) -> anyhow::Result<Exi
                 storage::utility::set_utility_contacts(&pool, &id, &contacts.contacts()).await?;
             }
         }
-        UtilityCommand::Set { id, contacts } => {
-            if !storage::utility::set_utility_contacts(&pool, &id, &contacts.contacts()).await? {
+        UtilityCommand::Set { id, contacts, policy } => {
+            if let Err(e) = policy.check() {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+            if !storage::utility::set_utility_contacts(&pool, &id, &contacts.contacts()).await?
+                || !storage::utility::set_utility_policy(&pool, &id, &policy.policy()).await?
+            {
                 eprintln!("error: utility {id} does not exist");
                 return Ok(ExitCode::from(1));
             }

@@ -114,3 +114,41 @@ pub async fn utility_region(pool: &sqlx::PgPool, utility_id: &str) -> Result<Opt
         .await?
         .flatten())
 }
+
+/// A utility's own contact rules; `None` leaves a value unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct UtilityPolicy {
+    pub region: Option<String>,
+    pub window_working: Option<String>,
+    pub window_day_off: Option<String>,
+    pub cap_day: Option<i32>,
+    pub cap_week: Option<i32>,
+    pub cap_month: Option<i32>,
+}
+
+/// Updates a utility's region, windows and caps. Returns `false` when the utility does not exist.
+///
+/// # Errors
+/// Database failures (a malformed value violates a check constraint).
+pub async fn set_utility_policy(
+    pool: &sqlx::PgPool,
+    utility_id: &str,
+    p: &UtilityPolicy,
+) -> Result<bool, StorageError> {
+    let done = sqlx::query(
+        "update utility set region = coalesce($2, region), window_working = coalesce($3, window_working),
+                window_day_off = coalesce($4, window_day_off), cap_day = coalesce($5, cap_day),
+                cap_week = coalesce($6, cap_week), cap_month = coalesce($7, cap_month)
+         where utility_id = $1",
+    )
+    .bind(utility_id)
+    .bind(&p.region)
+    .bind(&p.window_working)
+    .bind(&p.window_day_off)
+    .bind(p.cap_day)
+    .bind(p.cap_week)
+    .bind(p.cap_month)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

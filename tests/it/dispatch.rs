@@ -391,3 +391,53 @@ async fn retryable_provider_errors_back_off_and_permanent_ones_fail_with_the_cod
     assert_eq!(codes, vec![Some("sim_throttled".to_owned()); 3]);
     assert_eq!(e.sends().await, (0, 0), "the provider accepted nothing");
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_utility_can_narrow_its_window_and_caps_but_never_widen_them(pool: PgPool) {
+    use debtor_notify::storage::utility::{UtilityPolicy, set_utility_policy};
+    let e = Engine::start(pool, "2026-12-01T04:30:00Z").await; // 09:30 in Yekaterinburg
+    let wide = UtilityPolicy {
+        window_working: Some("06:00-23:30".into()),
+        cap_day: Some(1),
+        ..UtilityPolicy::default()
+    };
+    assert!(
+        set_utility_policy(&e.pool, crate::helpers::UTILITY, &wide)
+            .await
+            .unwrap()
+    );
+    e.store(vec![debtor_in("9301", "Asia/Yekaterinburg", "+79120000093")])
+        .await;
+    e.campaign(&sms_campaign("Узкое окно", "2026-12-01T01:30:00Z")).await; // 06:30 local
+    e.campaign(&sms_campaign("Второе", "2026-12-01T01:30:00Z")).await;
+    e.set("2026-12-01T01:30:00Z");
+    assert_eq!(
+        e.tick().await,
+        0,
+        "06:30 is inside the utility's window but not the law's"
+    );
+    let narrow = UtilityPolicy {
+        window_working: Some("10:00-18:00".into()),
+        ..UtilityPolicy::default()
+    };
+    set_utility_policy(&e.pool, crate::helpers::UTILITY, &narrow)
+        .await
+        .unwrap();
+    e.set("2026-12-01T04:30:00Z");
+    assert_eq!(
+        e.tick().await,
+        0,
+        "09:30 is inside the law's window but not the utility's"
+    );
+    e.set("2026-12-01T05:00:00Z");
+    assert_eq!(
+        e.tick().await,
+        1,
+        "the utility's cap of one a day holds the second campaign"
+    );
+    let reasons: Vec<Option<String>> = sqlx::query_scalar("select reason from notification where sent_at is null")
+        .fetch_all(&e.pool)
+        .await
+        .unwrap();
+    assert_eq!(reasons, [Some("cap_day".to_owned())]);
+}
