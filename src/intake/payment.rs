@@ -32,15 +32,19 @@ pub struct PaymentMessage {
     pub full: bool,
 }
 
-/// Whether a body is a payment message (by its `schema` field).
+/// Whether a message is a payment: by the `schema` header, or by the body's `schema` field when there is no
+/// header.
 #[must_use]
 pub fn is_payment(schema_header: Option<&str>, body: &[u8]) -> bool {
     #[derive(Deserialize)]
     struct Probe {
         schema: Option<String>,
     }
-    schema_header == Some(PAYMENT_V1)
-        || serde_json::from_slice::<Probe>(body).is_ok_and(|p| p.schema.as_deref() == Some(PAYMENT_V1))
+    match schema_header {
+        Some(h) => h == PAYMENT_V1,
+        // Without the header, the body's `schema` field decides (a full scan, so only then).
+        None => serde_json::from_slice::<Probe>(body).is_ok_and(|p| p.schema.as_deref() == Some(PAYMENT_V1)),
+    }
 }
 
 /// Decodes and applies a payment. `Err(reason)` inside `Ok` means dead-letter it.
