@@ -35,15 +35,8 @@ async fn measure(due: usize, pending: usize, mut settings: Settings, pool: &sqlx
     let campaign = seed::campaign(pool, NOW).await?;
     seed_notifications(pool, campaign, due).await?;
     let sim = &mut settings.simulator;
-    sim.latency_ms = 0;
-    sim.report_delay_ms = 0;
-    sim.retryable_pct = 0;
-    sim.permanent_pct = 0;
-    sim.delivered_pct = 100;
-    sim.undelivered_pct = 0;
+    sim.make_instant();
     sim.journal = SimJournal::Memory;
-    sim.rate_per_second = 1_000_000;
-    sim.burst = 100_000;
     sim.concurrency = 4096;
     let (workers, batch) = (settings.dispatch.workers, settings.dispatch.batch_size);
     let now: DateTime<Utc> = NOW.parse()?;

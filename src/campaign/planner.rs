@@ -210,14 +210,22 @@ impl Planner {
                 .insert(key, mark);
             return Ok(n);
         }
-        let rows = plan::follow_ups(&self.pool, &p, &c.audience, now).await?;
+        let (rows, due): (Vec<plan::Candidate>, Vec<DateTime<Utc>>) =
+            plan::follow_ups(&self.pool, &p, &c.audience, now)
+                .await?
+                .into_iter()
+                .map(|f| {
+                    let due = placer.place(
+                        (f.previous_final_at + offset).max(round + offset).max(now),
+                        &f.debtor.timezone,
+                    );
+                    (f.debtor, due)
+                })
+                .unzip();
         let mut n = 0;
-        for chunk in rows.chunks(self.settings.planner.chunk.max(1)) {
-            let due: Vec<DateTime<Utc>> = chunk
-                .iter()
-                .map(|r| placer.place((r.previous_final_at + offset).max(round + offset).max(now), &r.timezone))
-                .collect();
-            n += plan::insert_follow_ups(&self.pool, &p, chunk, &due, now).await?;
+        let size = self.settings.planner.chunk.max(1);
+        for (chunk, due) in rows.chunks(size).zip(due.chunks(size)) {
+            n += plan::plan_debtors(&self.pool, &p, chunk, due, now).await?;
         }
         Ok(n)
     }

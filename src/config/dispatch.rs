@@ -150,6 +150,19 @@ pub struct SimulatorSettings {
 }
 
 impl SimulatorSettings {
+    /// No latency, immediate reports, no failures, everything delivered, practically no rate limit: the
+    /// simulator for tests and benchmarks, where the engine and not the provider is measured.
+    pub fn make_instant(&mut self) {
+        self.latency_ms = 0;
+        self.report_delay_ms = 0;
+        self.retryable_pct = 0;
+        self.permanent_pct = 0;
+        self.delivered_pct = 100;
+        self.undelivered_pct = 0;
+        self.rate_per_second = 1_000_000;
+        self.burst = 100_000;
+    }
+
     pub(super) fn check(&self) -> Result<(), ConfigError> {
         if self.retryable_pct + self.permanent_pct > 100 || self.delivered_pct + self.undelivered_pct > 100 {
             return Err(ConfigError::Invalid(

@@ -67,7 +67,7 @@ pub fn decide(
     if c.end_by.is_some_and(|e| e <= now) {
         return Decision::Cancel("campaign_ended");
     }
-    if c.debt_total.is_zero() {
+    if c.facts.debt_total.is_zero() {
         return Decision::Cancel("paid");
     }
     if c.agreement_active && matches!(c.template_kind.as_str(), "pretrial" | "restriction_warning") {

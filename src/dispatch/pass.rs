@@ -14,7 +14,7 @@ use super::{
 use crate::{
     domain::mask::mask_tail,
     gateway::{Accepted, CallRequest, DeliveryReport, GatewayError, SmsRequest},
-    render::{RenderContext, context::ContextInput, context::Creditor, sms},
+    render::sms,
     storage::{
         delivery::ReportTarget,
         notification::{self, AttemptRow, Claimed, IN_FLIGHT, Transition},
@@ -259,22 +259,7 @@ impl Dispatcher {
                 c.template_name, c.template_version
             )
         })?;
-        let ctx = RenderContext::build(ContextInput {
-            creditor: Creditor {
-                name: c.utility_name.clone(),
-                phone: c.contact_phone.clone(),
-                payment_url: c.payment_url.clone(),
-                payment_details: c.payment_details.clone(),
-            },
-            account: &c.account,
-            full_name: c.full_name.as_deref(),
-            address: c.address.as_deref(),
-            debt_total: c.debt_total,
-            penalty: c.penalty,
-            months_overdue: c.months_overdue,
-            as_of: c.as_of,
-            services: &c.services,
-        });
+        let ctx = crate::templates::context_of(&c.facts);
         let text = compiled
             .engine
             .render(&compiled.key, &ctx)

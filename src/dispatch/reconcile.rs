@@ -71,7 +71,12 @@ impl Dispatcher {
         } else {
             self.sms.sms_status(&client_ref).await
         };
-        answer.ok()
+        // The notice stays `in_doubt` (or `submitted`) and is asked again on the next pass.
+        answer
+            .inspect_err(|e| {
+                tracing::warn!(notification_id = row.notification_id, error = %e, "provider status query failed");
+            })
+            .ok()
     }
 
     fn settle(

@@ -3,12 +3,11 @@
 //! appended to `delivery_event` in the same statement. Final states are never left except by a guard that
 //! names them.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use rust_decimal::Decimal;
+use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool, Postgres, Transaction, types::Json};
 
 use super::StorageError;
-use crate::domain::ServiceDebt;
+use super::template::RenderFacts;
 
 /// States that may move on; everything else is final.
 pub const OPEN: &str = "planned,sending,in_doubt,submitted";
@@ -46,19 +45,9 @@ pub struct Claimed {
     pub cap_day: Option<i32>,
     pub cap_week: Option<i32>,
     pub cap_month: Option<i32>,
-    // Render facts.
-    pub utility_name: String,
-    pub contact_phone: Option<String>,
-    pub payment_url: Option<String>,
-    pub payment_details: Option<String>,
-    pub account: String,
-    pub full_name: Option<String>,
-    pub address: Option<String>,
-    pub debt_total: Decimal,
-    pub penalty: Decimal,
-    pub months_overdue: i32,
-    pub as_of: NaiveDate,
-    pub services: Json<Vec<ServiceDebt>>,
+    /// What the template is rendered with (the same facts as previews).
+    #[sqlx(flatten)]
+    pub facts: RenderFacts,
     pub agreement_active: bool,
 }
 
@@ -110,7 +99,7 @@ pub async fn claim_due(
                         and (o.e164 = n.e164 or o.account = d.account)) as opted_out,
                 u.region, u.window_working, u.window_day_off, u.cap_day, u.cap_week, u.cap_month,
                 u.display_name as utility_name, u.contact_phone, u.payment_url, u.payment_details,
-                d.account, d.full_name, d.address, cd.debt_total, cd.penalty, cd.months_overdue, cd.as_of,
+                u.allow_personal_details_in_sms, d.account, d.full_name, d.address, cd.debt_total, cd.penalty, cd.months_overdue, cd.as_of,
                 cd.services, cd.agreement_active
          from notification n
          join campaign c on c.campaign_id = n.campaign_id

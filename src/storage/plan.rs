@@ -102,7 +102,8 @@ pub async fn candidates(
     Ok(rows)
 }
 
-/// Plans a step for these debtors with their `due` (placed in each one's window). Returns the rows added.
+/// Plans a step for these debtors (from the start or following up) with their `due` (placed in each one's
+/// window), each with its `planned` event. Returns the rows added.
 ///
 /// # Errors
 /// Database failures.
@@ -118,25 +119,6 @@ pub async fn plan_debtors(
     let zones: Vec<&str> = rows.iter().map(|r| r.timezone.as_str()).collect();
     let phones: Vec<Option<&str>> = rows.iter().map(|r| r.e164.as_deref()).collect();
     let kinds: Vec<Option<&str>> = rows.iter().map(|r| r.phone_kind.as_deref()).collect();
-    insert_rows(pool, p, now, (&debtors, &utilities, &zones, &phones, &kinds), due).await
-}
-
-type Columns<'a> = (
-    &'a [i64],
-    &'a [&'a str],
-    &'a [&'a str],
-    &'a [Option<&'a str>],
-    &'a [Option<&'a str>],
-);
-
-/// One INSERT of notification rows from column arrays, each with its `planned` event.
-async fn insert_rows(
-    pool: &PgPool,
-    p: &StepPlan<'_>,
-    now: DateTime<Utc>,
-    (debtors, utilities, zones, phones, kinds): Columns<'_>,
-    due: &[DateTime<Utc>],
-) -> Result<u64, StorageError> {
     let mut tx = pool.begin().await?;
     // Planning is idempotent and re-derivable: rows lost with an unflushed commit are planned again.
     sqlx::query("set local synchronous_commit = off")
@@ -164,11 +146,11 @@ async fn insert_rows(
     .bind(p.template_kind)
     .bind(p.priority)
     .bind(now)
-    .bind(debtors)
-    .bind(utilities)
-    .bind(zones)
-    .bind(phones)
-    .bind(kinds)
+    .bind(&debtors)
+    .bind(&utilities)
+    .bind(&zones)
+    .bind(&phones)
+    .bind(&kinds)
     .bind(due)
     .execute(&mut *tx)
     .await?;
@@ -179,18 +161,15 @@ async fn insert_rows(
 /// A debtor whose previous step ended, with the number for this step's channel.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FollowUp {
-    pub debtor_id: i64,
-    pub utility_id: String,
-    pub timezone: String,
-    pub e164: Option<String>,
-    pub phone_kind: Option<String>,
+    #[sqlx(flatten)]
+    pub debtor: Candidate,
     pub previous_final_at: DateTime<Utc>,
 }
 
 /// States after which a follow-up applies under `previous_not_delivered`: the notice ended without reaching the
 /// debtor for a reason another channel can overcome.
-pub const NOT_DELIVERED: &str = "(p.state in ('undelivered', 'expired', 'failed')
-    or (p.state = 'suppressed' and p.reason in ('landline', 'too_long', 'no_phone')))";
+const NOT_DELIVERED: &str = "(prev.state in ('undelivered', 'expired', 'failed')
+    or (prev.state = 'suppressed' and prev.reason in ('landline', 'too_long', 'no_phone')))";
 
 /// Debtors whose previous-step notice is final (and, per `condition`, not delivered) and who have no
 /// notice for this step yet.
@@ -217,34 +196,13 @@ pub async fn follow_ups(
            and {AUDIENCE}
            and not exists (select 1 from notification n where n.campaign_id = $1 and n.occurrence = $2
                            and n.step_no = $3 and n.debtor_id = c.debtor_id and n.channel = $4)",
-    )
-    .replace("(p.state", "(prev.state")
-    .replace("p.reason", "prev.reason");
+    );
     let q = sqlx::query_as::<_, FollowUp>(sqlx::AssertSqlSafe(sql));
     let rows = bind_common!(q, p, audience, now)
         .fetch(pool)
         .try_collect::<Vec<_>>()
         .await?;
     Ok(rows)
-}
-
-/// Adds follow-up rows with their own `due_at`. Returns the rows added.
-///
-/// # Errors
-/// Database failures.
-pub async fn insert_follow_ups(
-    pool: &PgPool,
-    p: &StepPlan<'_>,
-    rows: &[FollowUp],
-    due: &[DateTime<Utc>],
-    now: DateTime<Utc>,
-) -> Result<u64, StorageError> {
-    let debtors: Vec<i64> = rows.iter().map(|r| r.debtor_id).collect();
-    let utilities: Vec<&str> = rows.iter().map(|r| r.utility_id.as_str()).collect();
-    let zones: Vec<&str> = rows.iter().map(|r| r.timezone.as_str()).collect();
-    let phones: Vec<Option<&str>> = rows.iter().map(|r| r.e164.as_deref()).collect();
-    let kinds: Vec<Option<&str>> = rows.iter().map(|r| r.phone_kind.as_deref()).collect();
-    insert_rows(pool, p, now, (&debtors, &utilities, &zones, &phones, &kinds), due).await
 }
 
 /// Refreshes the notification table's statistics after a large planning pass, so the claim and follow-up

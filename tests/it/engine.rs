@@ -30,16 +30,8 @@ pub struct Engine {
 /// Settings for deterministic runs: no latency, immediate reports, everything delivered, no failures.
 pub fn engine_settings(pool: &PgPool) -> Settings {
     let mut s = test_settings(pool);
-    let sim = &mut s.simulator;
-    sim.latency_ms = 0;
-    sim.report_delay_ms = 0;
-    sim.retryable_pct = 0;
-    sim.permanent_pct = 0;
-    sim.delivered_pct = 100;
-    sim.undelivered_pct = 0;
-    sim.journal = SimJournal::Database;
-    sim.rate_per_second = 100_000;
-    sim.burst = 10_000;
+    s.simulator.make_instant();
+    s.simulator.journal = SimJournal::Database;
     s.dispatch.batch_size = 200;
     s
 }
