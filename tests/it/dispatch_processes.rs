@@ -48,9 +48,17 @@ async fn wait_for(pool: &PgPool, sql: &str, want: i64, secs: u64) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let states: Vec<(String, i64)> =
+        sqlx::query_as("select state, count(*) from notification group by state order by state")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let journal = count(pool, "select count(*) from sim_message").await;
     panic!(
-        "`{sql}` did not reach {want} within {secs} s (now {})",
-        count(pool, sql).await
+        "`{sql}` did not reach {want} within {secs} s (now {}); notification states {states:?}, \
+         simulator journal {journal}; process logs in {}",
+        count(pool, sql).await,
+        env!("CARGO_TARGET_TMPDIR")
     );
 }
 
@@ -112,11 +120,13 @@ async fn three_dispatcher_processes_on_one_database_send_every_notification_exac
 async fn a_dispatcher_killed_mid_send_loses_nothing_and_resends_nothing_blindly_after_restart(pool: PgPool) {
     let e = seed(pool.clone(), 100).await;
     let env = [
+        // One round of 25 hand-overs held 2.5 s by the provider: a wide window to kill in, even on a busy
+        // machine, and well inside the lease (a short lease under load released whole batches unsent).
         ("DEBTOR_NOTIFY__DISPATCH__BATCH_SIZE", "25"),
-        ("DEBTOR_NOTIFY__DISPATCH__LEASE_SECS", "3"),
-        ("DEBTOR_NOTIFY__DISPATCH__PROVIDER_TIMEOUT_SECS", "1"),
-        ("DEBTOR_NOTIFY__SIMULATOR__LATENCY_MS", "400"),
-        ("DEBTOR_NOTIFY__SIMULATOR__CONCURRENCY", "8"),
+        ("DEBTOR_NOTIFY__DISPATCH__LEASE_SECS", "20"),
+        ("DEBTOR_NOTIFY__DISPATCH__PROVIDER_TIMEOUT_SECS", "10"),
+        ("DEBTOR_NOTIFY__SIMULATOR__LATENCY_MS", "2500"),
+        ("DEBTOR_NOTIFY__SIMULATOR__CONCURRENCY", "25"),
     ];
     let mut first = dispatcher(&e, "killed", START, &env);
     // Kill it while the provider holds hand-overs we have not recorded yet.
