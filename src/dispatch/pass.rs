@@ -138,6 +138,7 @@ impl Dispatcher {
             let job = &jobs[i];
             let target = ReportTarget {
                 notification_id: job.id,
+                state: "sending".into(),
                 channel: job.channel.clone(),
                 attempts: job.attempt,
                 max_attempts: job.max_attempts,

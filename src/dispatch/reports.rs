@@ -14,7 +14,7 @@ use crate::{
     gateway::{DeliveryReport, FinalState},
     storage::{
         delivery::{self, ReportTarget},
-        notification::{self, REPORTABLE, Transition},
+        notification::{self, IN_FLIGHT, REPORTABLE, Transition},
     },
     telemetry::error_chain,
 };
@@ -110,7 +110,19 @@ impl Dispatcher {
             .iter()
             .filter_map(|(id, r)| targets.get(id).map(|t| report_transition(t, r, now)))
             .collect();
-        let applied = notification::record_outcomes(&self.pool, "provider", now, &transitions, &[]).await?;
+        // A report can overtake the dispatcher's record of the accept (another pass took it first): the accept
+        // is recorded from the report, so the evidence keeps its `submitted` step. If the dispatcher's record
+        // lands first, the guard skips this stage.
+        let accepts: Vec<Transition> = resolved
+            .iter()
+            .filter(|(id, _)| {
+                targets
+                    .get(id)
+                    .is_some_and(|t| IN_FLIGHT.split(',').any(|s| s == t.state))
+            })
+            .map(|(id, r)| accept_from_report(*id, r))
+            .collect();
+        let applied = notification::record_stages(&self.pool, "provider", now, &[&accepts, &transitions], &[]).await?;
         let mut not_applied = (Vec::new(), Vec::new(), Vec::new());
         for (id, r) in &resolved {
             if !applied.contains(id) {
@@ -123,6 +135,22 @@ impl Dispatcher {
         }
         delivery::record_unapplied_reports(&self.pool, now, &not_applied.0, &not_applied.1, &not_applied.2).await?;
         Ok(())
+    }
+}
+
+/// The provider's accept, learnt from its report before the dispatcher recorded it.
+fn accept_from_report(id: i64, r: &DeliveryReport) -> Transition {
+    Transition {
+        id,
+        guard: IN_FLIGHT,
+        state: "submitted",
+        provider: Some(r.provider.clone()),
+        provider_message_id: Some(r.provider_message_id.clone()),
+        detail: Some(
+            json!({"provider": r.provider, "provider_message_id": r.provider_message_id,
+                            "recorded_from": "delivery_report"}),
+        ),
+        ..Transition::default()
     }
 }
 

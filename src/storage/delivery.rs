@@ -173,6 +173,8 @@ where
 #[derive(Debug, Clone, FromRow)]
 pub struct ReportTarget {
     pub notification_id: i64,
+    /// The state when the report was matched.
+    pub state: String,
     pub channel: String,
     pub attempts: i32,
     pub max_attempts: i32,
@@ -185,7 +187,7 @@ pub struct ReportTarget {
 /// Database failures.
 pub async fn report_targets(pool: &PgPool, ids: &[i64]) -> Result<Vec<ReportTarget>, StorageError> {
     Ok(sqlx::query_as(
-        "select n.notification_id, n.channel, n.attempts, s.max_attempts, s.retry_after_minutes
+        "select n.notification_id, n.state, n.channel, n.attempts, s.max_attempts, s.retry_after_minutes
          from notification n join campaign_step s on s.campaign_id = n.campaign_id and s.step_no = n.step_no
          where n.notification_id = any($1)",
     )

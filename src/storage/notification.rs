@@ -1,4 +1,4 @@
-//! The notification job rows at dispatch: claiming due rows (SKIP LOCKED, debtor rows locked for the gate),
+//! The notification job rows at dispatch: claiming due rows (SKIP LOCKED, debtors locked for the gate),
 //! the facts the gate and the renderer need, contact history for the caps, and state transitions, each
 //! appended to `delivery_event` in the same statement. Final states are never left except by a guard that
 //! names them.
@@ -79,12 +79,15 @@ pub async fn claim_due(
     let mut debtors: Vec<i64> = picked.iter().map(|p| p.1).collect();
     debtors.sort_unstable();
     debtors.dedup();
-    let locked: Vec<i64> = sqlx::query_scalar(
-        "select debtor_id from debtor where debtor_id = any($1) order by debtor_id for update skip locked",
+    // Transaction-scoped advisory locks, not row locks: they serialise dispatchers per debtor (for the caps)
+    // without writing every debtor tuple. Keys live in their own range: debtor id + 2^62.
+    let mut locked: Vec<i64> = sqlx::query_scalar(
+        "select d from unnest($1::bigint[]) as d where pg_try_advisory_xact_lock(d + 4611686018427387904)",
     )
     .bind(&debtors)
     .fetch_all(&mut **tx)
     .await?;
+    locked.sort_unstable();
     let ids: Vec<i64> = picked
         .iter()
         .filter(|p| locked.binary_search(&p.1).is_ok())
@@ -321,9 +324,24 @@ pub async fn record_outcomes(
     ts: &[Transition],
     attempts: &[AttemptRow],
 ) -> Result<Vec<i64>, StorageError> {
+    record_stages(pool, source, now, &[ts], attempts).await
+}
+
+/// Like [`record_outcomes`], with the transitions applied in stages in one transaction (a row may change in
+/// more than one stage, each with its own guard and event). Returns the ids applied by the last stage.
+///
+/// # Errors
+/// Database failures.
+pub async fn record_stages(
+    pool: &PgPool,
+    source: &str,
+    now: DateTime<Utc>,
+    stages: &[&[Transition]],
+    attempts: &[AttemptRow],
+) -> Result<Vec<i64>, StorageError> {
     let mut tries = 0;
     loop {
-        match try_record_outcomes(pool, source, now, ts, attempts).await {
+        match try_record_outcomes(pool, source, now, stages, attempts).await {
             Err(e) if e.is_transient() && tries < 3 => {
                 tries += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
@@ -337,14 +355,17 @@ async fn try_record_outcomes(
     pool: &PgPool,
     source: &str,
     now: DateTime<Utc>,
-    ts: &[Transition],
+    stages: &[&[Transition]],
     attempts: &[AttemptRow],
 ) -> Result<Vec<i64>, StorageError> {
     let mut tx = pool.begin().await?;
     sqlx::query("set local synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    let applied = apply(&mut *tx, source, now, ts).await?;
+    let mut applied = Vec::new();
+    for ts in stages {
+        applied = apply(&mut *tx, source, now, ts).await?;
+    }
     insert_attempts(&mut *tx, now, attempts).await?;
     tx.commit().await?;
     Ok(applied)

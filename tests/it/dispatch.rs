@@ -348,6 +348,57 @@ async fn a_late_or_duplicate_report_never_downgrades_a_final_state_but_is_kept_a
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_report_that_overtakes_the_record_of_the_accept_still_leaves_a_submitted_event(pool: PgPool) {
+    use debtor_notify::gateway::{DeliveryReport, FinalState};
+    let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
+    e.store(vec![debtor_in("9201", "Asia/Yekaterinburg", "+79120000091")])
+        .await;
+    e.campaign(&sms_campaign("Обгон", "2026-12-01T05:00:00Z")).await;
+    e.planner.run_once().await.unwrap();
+    // Claimed and handed over; the dispatcher has not recorded the accept when the report comes in.
+    let id: i64 = sqlx::query_scalar(
+        "update notification set state = 'sending', attempts = 1, sent_at = $1, lease_until = $1 + interval '60 seconds'
+         returning notification_id",
+    )
+    .bind(at("2026-12-01T05:00:00Z"))
+    .fetch_one(&e.pool)
+    .await
+    .unwrap();
+    let report = DeliveryReport {
+        provider: "simulator".into(),
+        client_ref: Some(id.to_string()),
+        provider_message_id: "sim-overtaken".into(),
+        state: FinalState::Delivered,
+        reason: None,
+        at: at("2026-12-01T05:00:01Z"),
+        raw: serde_json::json!({"status": "delivered"}),
+    };
+    e.dispatcher.record_reports(vec![report]).await.unwrap();
+    let events: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select state, detail->>'recorded_from' from delivery_event where notification_id = $1 and source = 'provider'
+         order by event_id",
+    )
+    .bind(id)
+    .fetch_all(&e.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        events,
+        [
+            ("submitted".into(), Some("delivery_report".into())),
+            ("delivered".into(), None)
+        ]
+    );
+    let pmid: Option<String> =
+        sqlx::query_scalar("select provider_message_id from notification where notification_id = $1")
+            .bind(id)
+            .fetch_one(&e.pool)
+            .await
+            .unwrap();
+    assert_eq!(pmid.as_deref(), Some("sim-overtaken"));
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn retryable_provider_errors_back_off_and_permanent_ones_fail_with_the_code_kept(pool: PgPool) {
     let mut s = crate::engine::engine_settings(&pool);
     s.simulator.retryable_pct = 100;
