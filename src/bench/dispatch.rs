@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Instant};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::{intake, seed};
+use super::{floor, intake, seed};
 use crate::{
     clock::ManualClock,
     config::{Settings, SimJournal},
@@ -54,6 +54,7 @@ async fn measure(due: usize, pending: usize, mut settings: Settings, pool: &sqlx
     let events: i64 = sqlx::query_scalar("select count(*) from delivery_event")
         .fetch_one(pool)
         .await?;
+    let floor = floor::measure(pool, campaign, now, due, workers, batch).await?;
     let probe = probe(pool, due, workers, batch).await?;
     let rate = due as f64 / secs;
     println!(
@@ -64,6 +65,12 @@ async fn measure(due: usize, pending: usize, mut settings: Settings, pool: &sqlx
     println!(
         "  raw SKIP LOCKED claim probe (claim + mark done, same loops and batch): {probe:.0} rows/s; dispatch = {:.1} % of it (target ≥ 25 %)",
         100.0 * rate / probe
+    );
+    println!(
+        "  write floor (the same writes per notice as raw SQL on the same tables, no engine): {floor:.0} notices/s; \
+         dispatch = {:.0} % of it; the floor = {:.1} % of the claim probe",
+        100.0 * rate / floor,
+        100.0 * floor / probe
     );
     println!(
         "  process RSS: {:.0} MB before the dispatcher started, peak {:.0} MB  (target ≤ 200 MB with 1,000,000 pending)",

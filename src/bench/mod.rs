@@ -2,6 +2,7 @@
 //! live here, never as timed assertions in tests.
 
 mod dispatch;
+mod floor;
 mod intake;
 mod parse;
 mod plan;

@@ -1,0 +1,99 @@
+//! The write floor of dispatch: the database writes the engine makes for each notice (claim to `sending` with
+//! its event; the accept and the delivery report as two events, the attempt row and the final state), issued as
+//! raw SQL on the same tables, indexes and batch, with no engine around them. The ratio of dispatch to this floor
+//! is the engine's own overhead; the ratio of this floor to the bare claim probe is the price of the evidence.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+const TEXT: &str = "ОКК Тест: задолженность 12 345,67 руб. по л/с 0000000001. Оплатите до 15.12: okk.example/pay";
+
+/// Seeds `rows` due notices of a second round of `campaign` and pushes them through the raw writes with `loops`
+/// concurrent loops of `batch`. Returns notices per second.
+///
+/// # Errors
+/// Database failures.
+pub async fn measure(
+    pool: &sqlx::PgPool,
+    campaign: i64,
+    now: DateTime<Utc>,
+    rows: usize,
+    loops: usize,
+    batch: i64,
+) -> anyhow::Result<f64> {
+    sqlx::query(
+        "insert into notification (campaign_id, occurrence, step_no, debtor_id, utility_id, channel, e164, phone_kind,
+             timezone, template_name, template_version, template_kind, priority, state, due_at)
+         select $1, '2026-12-02', 1, d.debtor_id, d.utility_id, 'sms', p.e164, 'mobile', d.timezone,
+                'soft-reminder-sms', 1, 'soft_reminder', 0, 'planned', $3
+         from debtor d join phone p using (debtor_id) where d.debtor_id <= $2",
+    )
+    .bind(campaign)
+    .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+    .bind(now)
+    .execute(pool)
+    .await?;
+    sqlx::query("analyze notification").execute(pool).await?;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..loops)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                while one_batch(&pool, now, batch).await? > 0 {}
+                Ok::<_, sqlx::Error>(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn one_batch(pool: &sqlx::PgPool, now: DateTime<Utc>, batch: i64) -> Result<usize, sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "with c as (select notification_id from notification where state = 'planned' and due_at <= $1
+                    order by priority desc, due_at limit $2 for update skip locked),
+              u as (update notification n set state = 'sending', lease_until = $1 + interval '60 seconds',
+                        sent_at = $1, provider = 'simulator', rendered_text = $3, segments = 2,
+                        attempts = n.attempts + 1, updated_at = $1
+                    from c where n.notification_id = c.notification_id returning n.notification_id, n.timezone),
+              e as (insert into delivery_event (notification_id, at, local_at, timezone, state, attempt_no, source, detail)
+                    select notification_id, $1, $1 at time zone timezone, timezone, 'sending', 1, 'dispatcher',
+                           jsonb_build_object('provider', 'simulator', 'segments', 2)
+                    from u)
+         select notification_id from u order by notification_id",
+    )
+    .bind(now)
+    .bind(batch)
+    .bind(TEXT)
+    .fetch_all(pool)
+    .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("set local synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "with u as (update notification n set state = 'delivered', lease_until = null,
+                        provider_message_id = 'floor-' || n.notification_id, final_at = $2, updated_at = $2
+                    where n.notification_id = any($1) returning n.notification_id, n.timezone),
+              e as (insert into delivery_event (notification_id, at, local_at, timezone, state, attempt_no, source, detail)
+                    select u.notification_id, $2, $2 at time zone u.timezone, u.timezone, v.state, 1, 'dispatcher',
+                           jsonb_build_object('provider_message_id', 'floor-' || u.notification_id)
+                    from u cross join (values ('submitted'), ('delivered')) as v(state)
+                    order by u.notification_id)
+         insert into attempt (notification_id, attempt_no, started_at, finished_at, provider, outcome,
+                              provider_message_id)
+         select notification_id, 1, $2, $2, 'simulator', 'submitted', 'floor-' || notification_id from u",
+    )
+    .bind(&ids)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids.len())
+}
