@@ -96,7 +96,11 @@ impl Application {
         let mut server = None;
         if let Some(listener) = self.listener {
             info!(addr = %listener.local_addr()?, "HTTP API listening");
-            let app = http::router(AppState::new(self.pool.clone(), self.settings.clone()));
+            let app = http::router(AppState::with_clock(
+                self.pool.clone(),
+                self.settings.clone(),
+                self.clock.clone(),
+            ));
             let shutdown = token.child_token();
             server = Some(tokio::spawn(async move {
                 axum::serve(listener, app)

@@ -126,6 +126,20 @@ ensure_services() {
 
 # Fail clearly without Rust: only Debian and crates.io are reachable here, so
 # we cannot install rustup ourselves.
+# Kannel (bearerbox, smsbox) and its test SMSC (fakesmsc, in kannel-extras) for the Kannel adapter tests. The
+# tests start their own boxes on ports they choose; Debian's own Kannel service is stopped if the package
+# started it, so it holds no ports.
+ensure_kannel() {
+    if [[ ! -x /usr/sbin/bearerbox || ! -x /usr/lib/kannel/test/fakesmsc ]]; then
+        _svc_log "installing kannel and kannel-extras"
+        _svc_apt_install kannel kannel-extras || return 1
+    fi
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet kannel 2>/dev/null; then
+        _svc_root systemctl disable --now kannel >/dev/null 2>&1 || true
+    fi
+    _svc_log "Kannel $(dpkg-query -W -f='${Version}' kannel 2>/dev/null) ready"
+}
+
 ensure_rust() {
     if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
         PATH=$HOME/.cargo/bin:$PATH

@@ -106,12 +106,15 @@ impl DispatchSettings {
                 "dispatch.lease_secs must be at least 2 and above dispatch.provider_timeout_secs (at least 1)",
             ));
         }
-        for p in [&self.sms_provider, &self.voice_provider] {
-            if p != "simulator" {
-                return Err(ConfigError::Invalid(
-                    "dispatch.sms_provider / voice_provider: only \"simulator\" is built so far",
-                ));
-            }
+        if !["simulator", "kannel"].contains(&self.sms_provider.as_str()) {
+            return Err(ConfigError::Invalid(
+                "dispatch.sms_provider must be \"simulator\" or \"kannel\"",
+            ));
+        }
+        if self.voice_provider != "simulator" {
+            return Err(ConfigError::Invalid(
+                "dispatch.voice_provider: only \"simulator\" is built so far",
+            ));
         }
         Ok(())
     }

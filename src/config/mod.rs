@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 pub mod dispatch;
 pub use dispatch::{DispatchSettings, PlannerSettings, PolicySettings, SimJournal, SimulatorSettings};
+pub mod gateways;
+pub use gateways::{GatewaySettings, KannelSettings};
 
 /// The defaults shipped with the binary; identical to `config/default.toml`.
 const DEFAULTS: &str = include_str!("../../config/default.toml");
@@ -30,6 +32,8 @@ pub struct Settings {
     pub planner: PlannerSettings,
     pub dispatch: DispatchSettings,
     pub simulator: SimulatorSettings,
+    #[serde(default)]
+    pub gateways: GatewaySettings,
 }
 
 /// Template previews.
@@ -186,6 +190,12 @@ impl Settings {
         settings.policy.check()?;
         settings.dispatch.check()?;
         settings.simulator.check()?;
+        settings.gateways.check()?;
+        if settings.dispatch.sms_provider == "kannel" && settings.gateways.kannel.is_none() {
+            return Err(ConfigError::Invalid(
+                "dispatch.sms_provider = \"kannel\" needs a [gateways.kannel] section",
+            ));
+        }
         if !settings.serve.simulated_start.is_empty() {
             if settings
                 .serve

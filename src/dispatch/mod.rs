@@ -21,7 +21,8 @@ use crate::{
     clock::SharedClock,
     config::Settings,
     gateway::{
-        DeliveryReport, SmsGateway, VoiceGateway, limits::CampaignRates, limits::ProviderLimits, simulator::Simulator,
+        DeliveryReport, SmsGateway, VoiceGateway, kannel::Kannel, limits::CampaignRates, limits::ProviderLimits,
+        simulator::Simulator,
     },
     policy::calendar::ProductionCalendar,
     render::Engine,
@@ -38,6 +39,8 @@ pub enum DispatchError {
     Storage(#[from] StorageError),
     #[error("database failed")]
     Database(#[from] sqlx::Error),
+    #[error("the provider's HTTP client cannot be built")]
+    Gateway(#[source] reqwest::Error),
 }
 
 /// A compiled template version.
@@ -65,7 +68,8 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher on the built-in simulator (the only provider so far), with the calendar loaded.
+    /// A dispatcher on the configured SMS provider (the simulator or Kannel; voice: the simulator), with the
+    /// calendar loaded.
     ///
     /// # Errors
     /// The calendar overrides cannot be read.
@@ -78,10 +82,19 @@ impl Dispatcher {
         let sim = Simulator::new(settings.simulator.clone(), Some(pool.clone()), Some(tx));
         let calendar = storage::calendar::load_calendar(&pool).await?;
         let s = &settings.simulator;
+        let sim_limits = || ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency);
+        let (sms, sms_limits): (Arc<dyn SmsGateway>, ProviderLimits) =
+            match (settings.dispatch.sms_provider.as_str(), &settings.gateways.kannel) {
+                ("kannel", Some(k)) => (
+                    Arc::new(Kannel::new(k.clone()).map_err(DispatchError::Gateway)?),
+                    ProviderLimits::new(k.rate_per_second, k.burst, k.concurrency),
+                ),
+                _ => (sim.clone(), sim_limits()),
+            };
         Ok(Arc::new(Self {
-            sms_limits: ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency),
-            voice_limits: ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency),
-            sms: sim.clone(),
+            sms_limits,
+            voice_limits: sim_limits(),
+            sms,
             voice: sim,
             campaigns: CampaignRates::default(),
             templates: Mutex::new(HashMap::new()),

@@ -144,13 +144,19 @@ impl Dispatcher {
                 let a = (row.state == "in_doubt").then(|| attempt("reconciled_found", Some(provider_message_id)));
                 Some((report_transition(target, &report, now), a))
             }
-            _ if row.state == "submitted" && row.sent_at.is_some_and(|s| s + validity < now) => {
+            // No final report within the validity (and no status query, or it knows nothing final): closed as
+            // undelivered. An in-doubt hand-over to a provider without a status query ends here too, never
+            // re-sent blindly.
+            _ if matches!(row.state.as_str(), "submitted" | "in_doubt")
+                && row.sent_at.is_some_and(|s| s + validity < now) =>
+            {
                 stats.expired += 1;
                 let t = Transition {
                     id: row.notification_id,
-                    guard: "submitted",
-                    state: "expired",
+                    guard: "submitted,in_doubt",
+                    state: "undelivered",
                     reason: Some("no_report".into()),
+                    detail: Some(json!({"validity_hours": self.settings.dispatch.validity_hours})),
                     ..Transition::default()
                 };
                 Some((t, None))

@@ -6,12 +6,13 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::{DispatchError, Dispatcher};
 use crate::{
-    gateway::{DeliveryReport, FinalState},
+    gateway::{DeliveryReport, ReportState},
     storage::{
         delivery::{self, ReportTarget},
         notification::{self, IN_FLIGHT, REPORTABLE, Transition},
@@ -68,74 +69,144 @@ impl Dispatcher {
         batch
     }
 
-    /// Applies reports (from the simulator or, later, provider callbacks).
+    /// Applies reports from the in-process simulator.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn record_reports(&self, reports: Vec<DeliveryReport>) -> Result<(), DispatchError> {
-        if reports.is_empty() {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        let unresolved: Vec<String> = reports
-            .iter()
-            .filter(|r| r.client_ref.as_deref().and_then(|c| c.parse::<i64>().ok()).is_none())
-            .map(|r| r.provider_message_id.clone())
-            .collect();
-        let by_pmid: HashMap<String, i64> = if unresolved.is_empty() {
-            HashMap::new()
-        } else {
-            delivery::ids_by_provider_message(&self.pool, &unresolved)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let resolved: Vec<(i64, DeliveryReport)> = reports
-            .into_iter()
-            .filter_map(|r| {
-                let id = r.client_ref.as_deref().and_then(|c| c.parse().ok()).or_else(|| by_pmid.get(&r.provider_message_id).copied());
-                if id.is_none() {
-                    warn!(provider = %r.provider, provider_message_id = %r.provider_message_id, "report for an unknown message");
-                }
-                id.map(|id| (id, r))
-            })
-            .collect();
-        let ids: Vec<i64> = resolved.iter().map(|(id, _)| *id).collect();
-        let targets: HashMap<i64, ReportTarget> = delivery::report_targets(&self.pool, &ids)
+    pub async fn record_reports(&self, reports: Vec<DeliveryReport>) -> Result<Recorded, DispatchError> {
+        record(&self.pool, self.clock.now(), reports).await
+    }
+}
+
+/// What recording a batch of reports did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Changed a notice's state.
+    pub applied: usize,
+    /// Matched a notice that had moved on (duplicates, late progress): kept as `report_not_applied` events.
+    pub not_applied: usize,
+    /// Matched no notice: kept in `orphan_report`.
+    pub orphans: usize,
+}
+
+/// Applies reports (the simulator's, provider callbacks'): matched by our reference or the provider's id, then
+/// applied forward only. Every report leaves a row: an event that changed the state, an event that changed
+/// nothing, or an orphan.
+///
+/// # Errors
+/// Database failures.
+pub async fn record(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    reports: Vec<DeliveryReport>,
+) -> Result<Recorded, DispatchError> {
+    if reports.is_empty() {
+        return Ok(Recorded::default());
+    }
+    let unresolved: Vec<String> = reports
+        .iter()
+        .filter(|r| r.client_ref.as_deref().and_then(|c| c.parse::<i64>().ok()).is_none())
+        .map(|r| r.provider_message_id.clone())
+        .collect();
+    let by_pmid: HashMap<String, i64> = if unresolved.is_empty() {
+        HashMap::new()
+    } else {
+        delivery::ids_by_provider_message(pool, &unresolved)
             .await?
             .into_iter()
-            .map(|t| (t.notification_id, t))
-            .collect();
-        let transitions: Vec<Transition> = resolved
-            .iter()
-            .filter_map(|(id, r)| targets.get(id).map(|t| report_transition(t, r, now)))
-            .collect();
-        // A report can overtake the dispatcher's record of the accept (another pass took it first): the accept
-        // is recorded from the report, so the evidence keeps its `submitted` step. If the dispatcher's record
-        // lands first, the guard skips this stage.
-        let accepts: Vec<Transition> = resolved
-            .iter()
-            .filter(|(id, _)| {
-                targets
-                    .get(id)
-                    .is_some_and(|t| IN_FLIGHT.split(',').any(|s| s == t.state))
-            })
-            .map(|(id, r)| accept_from_report(*id, r))
-            .collect();
-        let applied = notification::record_stages(&self.pool, "provider", now, &[&accepts, &transitions], &[]).await?;
-        let mut not_applied = (Vec::new(), Vec::new(), Vec::new());
-        for (id, r) in &resolved {
-            if !applied.contains(id) {
-                not_applied.0.push(*id);
-                not_applied.1.push(r.state.as_str());
-                not_applied
-                    .2
-                    .push(json!({"provider_message_id": r.provider_message_id, "reported_at": r.at, "raw": r.raw}));
-            }
-        }
-        delivery::record_unapplied_reports(&self.pool, now, &not_applied.0, &not_applied.1, &not_applied.2).await?;
-        Ok(())
+            .collect()
+    };
+    let ids: Vec<i64> = reports.iter().filter_map(|r| reference(r, &by_pmid)).collect();
+    let targets: HashMap<i64, ReportTarget> = delivery::report_targets(pool, &ids)
+        .await?
+        .into_iter()
+        .map(|t| (t.notification_id, t))
+        .collect();
+    let (resolved, orphans): (Vec<_>, Vec<_>) = reports
+        .into_iter()
+        .map(|r| (reference(&r, &by_pmid).filter(|id| targets.contains_key(id)), r))
+        .partition(|(id, _)| id.is_some());
+    let resolved: Vec<(i64, DeliveryReport)> = resolved
+        .into_iter()
+        .map(|(id, r)| (id.unwrap_or_default(), r))
+        .collect();
+    let orphans: Vec<DeliveryReport> = orphans.into_iter().map(|(_, r)| r).collect();
+    if !orphans.is_empty() {
+        warn!(n = orphans.len(), provider = %orphans[0].provider, "delivery reports for unknown messages kept as orphans");
+        delivery::record_orphans(pool, now, &orphans).await?;
     }
+    // Several reports for one notice in a batch (Kannel's 8 and 1 arrive together) are applied one after
+    // another, in arrival order: one stage per report of the same notice, each with its guard and event.
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    for (i, (id, _)) in resolved.iter().enumerate() {
+        let k = seen.entry(*id).or_default();
+        if rounds.len() <= *k {
+            rounds.push(Vec::new());
+        }
+        rounds[*k].push(i);
+        *k += 1;
+    }
+    // A report can overtake the dispatcher's record of the accept (another pass took it first): the accept
+    // is recorded from the first final report, so the evidence keeps its `submitted` step. If the
+    // dispatcher's record lands first, the guard skips it.
+    let in_flight = |id: &i64| {
+        targets
+            .get(id)
+            .is_some_and(|t| IN_FLIGHT.split(',').any(|s| s == t.state))
+    };
+    let mut first_final = std::collections::HashSet::new();
+    let accepts: Vec<Transition> = resolved
+        .iter()
+        .filter(|(id, r)| r.state.is_final() && in_flight(id) && first_final.insert(*id))
+        .map(|(id, r)| accept_from_report(*id, r))
+        .collect();
+    let stages: Vec<Vec<Transition>> = rounds
+        .iter()
+        .map(|round| {
+            round
+                .iter()
+                .filter_map(|&i| {
+                    targets
+                        .get(&resolved[i].0)
+                        .map(|t| report_transition(t, &resolved[i].1, now))
+                })
+                .collect()
+        })
+        .collect();
+    let mut all: Vec<&[Transition]> = vec![&accepts];
+    all.extend(stages.iter().map(Vec::as_slice));
+    let applied = notification::record_stages(pool, "provider", now, &all, &[]).await?;
+    let mut not_applied = (Vec::new(), Vec::new(), Vec::new());
+    let mut applied_n = 0;
+    for (round, ids) in rounds.iter().zip(applied.iter().skip(1)) {
+        for &i in round {
+            let (id, r) = &resolved[i];
+            if ids.contains(id) {
+                applied_n += 1;
+                continue;
+            }
+            not_applied.0.push(*id);
+            not_applied.1.push(r.state.as_str());
+            not_applied.2.push(
+                json!({"provider_message_id": r.provider_message_id, "reported_at": r.at, "reason": r.reason, "raw": r.raw}),
+            );
+        }
+    }
+    delivery::record_unapplied_reports(pool, now, &not_applied.0, &not_applied.1, &not_applied.2).await?;
+    Ok(Recorded {
+        applied: applied_n,
+        not_applied: not_applied.0.len(),
+        orphans: orphans.len(),
+    })
+}
+
+/// The notification a report names: our reference, else the provider's id.
+fn reference(r: &DeliveryReport, by_pmid: &HashMap<String, i64>) -> Option<i64> {
+    r.client_ref
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| by_pmid.get(&r.provider_message_id).copied())
 }
 
 /// The provider's accept, learnt from its report before the dispatcher recorded it.
@@ -165,7 +236,7 @@ pub(super) fn report_transition(t: &ReportTarget, r: &DeliveryReport, now: DateT
         detail: Some(detail),
         ..Transition::default()
     };
-    if t.channel == "voice" && r.state == FinalState::Undelivered && t.attempts < t.max_attempts {
+    if t.channel == "voice" && r.state == ReportState::Undelivered && t.attempts < t.max_attempts {
         return Transition {
             state: "planned",
             due_at: Some(now + chrono::Duration::minutes(i64::from(t.retry_after_minutes))),

@@ -1,8 +1,9 @@
 //! Provider abstraction: the [`SmsGateway`] and [`VoiceGateway`] traits, their typed outcomes (accepted with the
 //! provider's id, retryable or permanent errors), status queries for reconciliation, and delivery reports.
 //! Adapters map their own codes to these and keep the raw code. This issue ships the in-process
-//! [`simulator`]; real adapters (Kannel, SMS.ru, SMSC.ru, telephony) implement the same traits.
+//! [`simulator`] and the [`kannel`] adapter; SMS.ru, SMSC.ru and telephony implement the same traits.
 
+pub mod kannel;
 pub mod limits;
 pub mod simulator;
 
@@ -63,19 +64,23 @@ impl GatewayError {
     }
 }
 
-/// A final outcome reported by a provider.
+/// What a provider reports: a final outcome, or progress (the SMSC took it, it is buffered) that moves nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FinalState {
+pub enum ReportState {
     /// SMS: final delivered report. Voice: answered and played to the end.
     Delivered,
     /// Not delivered (rejected by the network, busy, no answer, answering machine).
     Undelivered,
     /// The validity period ran out.
     Expired,
+    /// Refused by the SMSC or the provider after accepting the request.
+    Failed,
+    /// Not final: the SMSC accepted or buffered it. Recorded as a `submitted` event; never overwrites a final state.
+    Progress,
 }
 
-impl FinalState {
+impl ReportState {
     /// The notification state it leads to.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -83,7 +88,15 @@ impl FinalState {
             Self::Delivered => "delivered",
             Self::Undelivered => "undelivered",
             Self::Expired => "expired",
+            Self::Failed => "failed",
+            Self::Progress => "submitted",
         }
+    }
+
+    /// Whether it ends the notice.
+    #[must_use]
+    pub fn is_final(self) -> bool {
+        self != Self::Progress
     }
 }
 
@@ -94,7 +107,7 @@ pub struct DeliveryReport {
     /// Our reference, when the provider echoes it.
     pub client_ref: Option<String>,
     pub provider_message_id: String,
-    pub state: FinalState,
+    pub state: ReportState,
     /// Normalised detail such as `no_answer`, `busy`, `network_rejected`.
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
@@ -109,10 +122,12 @@ pub enum StatusAnswer {
     NotFound,
     /// Accepted, no final outcome yet.
     Accepted { provider_message_id: String },
+    /// The provider has no status query (Kannel): wait for the report, never re-send blindly.
+    Unsupported,
     /// Accepted and finished.
     Final {
         provider_message_id: String,
-        state: FinalState,
+        state: ReportState,
         reason: Option<String>,
     },
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use super::{
-    Accepted, BoxFuture, CallRequest, DeliveryReport, FinalState, GatewayError, ReportSink, SmsGateway, SmsRequest,
+    Accepted, BoxFuture, CallRequest, DeliveryReport, GatewayError, ReportSink, ReportState, SmsGateway, SmsRequest,
     StatusAnswer, VoiceGateway,
 };
 use crate::{
@@ -179,12 +179,12 @@ impl Simulator {
     }
 }
 
-fn parse_outcome(outcome: &str) -> (FinalState, Option<String>) {
+fn parse_outcome(outcome: &str) -> (ReportState, Option<String>) {
     let (state, reason) = outcome.split_once(':').unwrap_or((outcome, ""));
     let state = match state {
-        "delivered" => FinalState::Delivered,
-        "undelivered" => FinalState::Undelivered,
-        _ => FinalState::Expired,
+        "delivered" => ReportState::Delivered,
+        "undelivered" => ReportState::Undelivered,
+        _ => ReportState::Expired,
     };
     (state, (!reason.is_empty()).then(|| reason.to_owned()))
 }

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): utilities, batch upload and reports, health. `/api/v1/*` needs the admin bearer token.
 
 mod batches;
+pub mod callbacks;
 mod campaigns;
 mod error;
 mod health;
@@ -26,6 +27,7 @@ pub use error::ApiError;
 pub use utilities::validate_new_utility as utilities_validate;
 
 use crate::{
+    clock::{SharedClock, SystemClock},
     config::Settings,
     queue::{QueueError, publisher::Publisher},
 };
@@ -35,19 +37,36 @@ use crate::{
 pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
+    /// The time callbacks are received at (the system clock, or the simulated one of a demo).
+    pub clock: SharedClock,
     /// One confirming publisher, opened on first use and replaced when its connection drops.
     publisher: Arc<Mutex<Option<Publisher>>>,
+    /// The callback recorder, started on the first callback.
+    inbox: callbacks::SharedInbox,
 }
 
 impl AppState {
     /// State over a pool and settings; the broker is connected lazily.
     #[must_use]
     pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
+        Self::with_clock(pool, settings, Arc::new(SystemClock))
+    }
+
+    /// State with a given clock.
+    #[must_use]
+    pub fn with_clock(pool: PgPool, settings: Arc<Settings>, clock: SharedClock) -> Self {
         Self {
             pool,
             settings,
+            clock,
             publisher: Arc::new(Mutex::new(None)),
+            inbox: Arc::default(),
         }
+    }
+
+    fn report_inbox(&self) -> &callbacks::ReportInbox {
+        self.inbox
+            .get_or_init(|| callbacks::ReportInbox::start(self.pool.clone(), self.clock.clone()))
     }
 
     /// Runs `f` with a connected publisher, connecting first if needed.
@@ -81,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/api/v1", api)
+        .merge(callbacks::router())
         .merge(health::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -118,6 +118,42 @@ pub async fn record_unapplied_reports(
     Ok(())
 }
 
+/// Keeps reports that match no notification.
+///
+/// # Errors
+/// Database failures.
+pub async fn record_orphans(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    reports: &[crate::gateway::DeliveryReport],
+) -> Result<(), StorageError> {
+    let providers: Vec<&str> = reports.iter().map(|r| r.provider.as_str()).collect();
+    let refs: Vec<Option<&str>> = reports.iter().map(|r| r.client_ref.as_deref()).collect();
+    let pmids: Vec<&str> = reports.iter().map(|r| r.provider_message_id.as_str()).collect();
+    let states: Vec<&str> = reports.iter().map(|r| r.state.as_str()).collect();
+    let reasons: Vec<Option<&str>> = reports.iter().map(|r| r.reason.as_deref()).collect();
+    let ats: Vec<DateTime<Utc>> = reports.iter().map(|r| r.at).collect();
+    let raws: Vec<sqlx::types::Json<&serde_json::Value>> = reports.iter().map(|r| sqlx::types::Json(&r.raw)).collect();
+    sqlx::query(
+        "insert into orphan_report (provider, client_ref, provider_message_id, state, reason, reported_at, received_at,
+                                    raw)
+         select t.provider, t.ref, t.pmid, t.state, t.reason, t.at, $8, t.raw
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[])
+              as t(provider, ref, pmid, state, reason, at, raw)",
+    )
+    .bind(&providers)
+    .bind(&refs)
+    .bind(&pmids)
+    .bind(&states)
+    .bind(&reasons)
+    .bind(&ats)
+    .bind(&raws)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Which pending notices to cancel.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {

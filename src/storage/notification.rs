@@ -324,11 +324,13 @@ pub async fn record_outcomes(
     ts: &[Transition],
     attempts: &[AttemptRow],
 ) -> Result<Vec<i64>, StorageError> {
-    record_stages(pool, source, now, &[ts], attempts).await
+    let mut applied = record_stages(pool, source, now, &[ts], attempts).await?;
+    Ok(applied.pop().unwrap_or_default())
 }
 
 /// Like [`record_outcomes`], with the transitions applied in stages in one transaction (a row may change in
-/// more than one stage, each with its own guard and event). Returns the ids applied by the last stage.
+/// more than one stage, each with its own guard and event; within a stage, one transition per row). Returns the
+/// ids applied by each stage.
 ///
 /// # Errors
 /// Database failures.
@@ -338,7 +340,7 @@ pub async fn record_stages(
     now: DateTime<Utc>,
     stages: &[&[Transition]],
     attempts: &[AttemptRow],
-) -> Result<Vec<i64>, StorageError> {
+) -> Result<Vec<Vec<i64>>, StorageError> {
     let mut tries = 0;
     loop {
         match try_record_outcomes(pool, source, now, stages, attempts).await {
@@ -357,14 +359,14 @@ async fn try_record_outcomes(
     now: DateTime<Utc>,
     stages: &[&[Transition]],
     attempts: &[AttemptRow],
-) -> Result<Vec<i64>, StorageError> {
+) -> Result<Vec<Vec<i64>>, StorageError> {
     let mut tx = pool.begin().await?;
     sqlx::query("set local synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    let mut applied = Vec::new();
+    let mut applied = Vec::with_capacity(stages.len());
     for ts in stages {
-        applied = apply(&mut *tx, source, now, ts).await?;
+        applied.push(apply(&mut *tx, source, now, ts).await?);
     }
     insert_attempts(&mut *tx, now, attempts).await?;
     tx.commit().await?;

@@ -316,7 +316,7 @@ async fn a_notice_left_sending_by_a_crash_is_reconciled_with_the_provider_and_ne
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn a_late_or_duplicate_report_never_downgrades_a_final_state_but_is_kept_as_evidence(pool: PgPool) {
-    use debtor_notify::gateway::{DeliveryReport, FinalState};
+    use debtor_notify::gateway::{DeliveryReport, ReportState};
     let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
     e.store(vec![debtor_in("9101", "Asia/Yekaterinburg", "+79120000081")])
         .await;
@@ -330,7 +330,7 @@ async fn a_late_or_duplicate_report_never_downgrades_a_final_state_but_is_kept_a
         provider: "simulator".into(),
         client_ref: None,
         provider_message_id: pmid,
-        state: FinalState::Expired,
+        state: ReportState::Expired,
         reason: None,
         at: at("2026-12-01T05:10:00Z"),
         raw: serde_json::json!({"status": "expired"}),
@@ -349,7 +349,7 @@ async fn a_late_or_duplicate_report_never_downgrades_a_final_state_but_is_kept_a
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn a_report_that_overtakes_the_record_of_the_accept_still_leaves_a_submitted_event(pool: PgPool) {
-    use debtor_notify::gateway::{DeliveryReport, FinalState};
+    use debtor_notify::gateway::{DeliveryReport, ReportState};
     let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
     e.store(vec![debtor_in("9201", "Asia/Yekaterinburg", "+79120000091")])
         .await;
@@ -368,7 +368,7 @@ async fn a_report_that_overtakes_the_record_of_the_accept_still_leaves_a_submitt
         provider: "simulator".into(),
         client_ref: Some(id.to_string()),
         provider_message_id: "sim-overtaken".into(),
-        state: FinalState::Delivered,
+        state: ReportState::Delivered,
         reason: None,
         at: at("2026-12-01T05:00:01Z"),
         raw: serde_json::json!({"status": "delivered"}),
@@ -396,6 +396,59 @@ async fn a_report_that_overtakes_the_record_of_the_accept_still_leaves_a_submitt
             .await
             .unwrap();
     assert_eq!(pmid.as_deref(), Some("sim-overtaken"));
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn two_reports_for_one_notice_in_one_batch_are_applied_in_arrival_order(pool: PgPool) {
+    use debtor_notify::gateway::{DeliveryReport, ReportState};
+    let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
+    e.store(vec![
+        debtor_in("9301", "Asia/Yekaterinburg", "+79120000093"),
+        debtor_in("9302", "Asia/Yekaterinburg", "+79120000094"),
+    ])
+    .await;
+    e.campaign(&sms_campaign("Пара", "2026-12-01T05:00:00Z")).await;
+    e.planner.run_once().await.unwrap();
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "update notification set state = 'submitted', attempts = 1, sent_at = $1 returning notification_id",
+    )
+    .bind(at("2026-12-01T05:00:00Z"))
+    .fetch_all(&e.pool)
+    .await
+    .unwrap();
+    let report = |id: i64, state| DeliveryReport {
+        provider: "kannel".into(),
+        client_ref: Some(id.to_string()),
+        provider_message_id: format!("{id}.1"),
+        state,
+        reason: None,
+        at: at("2026-12-01T05:00:01Z"),
+        raw: serde_json::json!({}),
+    };
+    let (a, b) = (ids[0], ids[1]);
+    let batch = vec![
+        report(a, ReportState::Progress),
+        report(b, ReportState::Delivered),
+        report(a, ReportState::Delivered),
+        report(b, ReportState::Progress),
+    ];
+    let r = e.dispatcher.record_reports(batch).await.unwrap();
+    assert_eq!((r.applied, r.not_applied, r.orphans), (3, 1, 0));
+    let events: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+        "select notification_id, state, reason from delivery_event where source = 'provider' order by event_id",
+    )
+    .fetch_all(&e.pool)
+    .await
+    .unwrap();
+    let of = |id| {
+        events
+            .iter()
+            .filter(|e| e.0 == id)
+            .map(|e| (e.1.as_str(), e.2.as_deref()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(a), [("submitted", None), ("delivered", None)]);
+    assert_eq!(of(b), [("delivered", None), ("submitted", Some("report_not_applied"))]);
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]

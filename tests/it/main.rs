@@ -9,5 +9,7 @@ mod engine;
 mod files;
 mod helpers;
 mod intake_queue;
+mod kannel;
+mod kannel_rig;
 mod lifecycle;
 mod templates;

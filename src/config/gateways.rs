@@ -1,0 +1,101 @@
+//! Real provider settings: one optional section per adapter (`[gateways.kannel]` so far). A provider named in
+//! `dispatch.sms_provider` must have its section; sender names are checked here, before anything is sent.
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::{ConfigError, Secret};
+
+/// All configured providers.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GatewaySettings {
+    pub kannel: Option<KannelSettings>,
+}
+
+/// A Kannel smsbox (`/cgi-bin/sendsms` plus DLRs to our callback URL).
+#[derive(Debug, Clone, Deserialize)]
+pub struct KannelSettings {
+    /// e.g. `http://127.0.0.1:13013/cgi-bin/sendsms`.
+    pub sendsms_url: String,
+    pub username: String,
+    pub password: Secret,
+    /// The alphanumeric sender (≤ 11 of `A–Z a–z 0–9 space . - _`); must be one of `registered_senders`.
+    pub sender: String,
+    /// Sender names registered with the operators; a sender outside this list is refused at start-up.
+    pub registered_senders: Vec<String>,
+    /// Kannel's `smsc` routing parameter (none: Kannel's own routing).
+    #[serde(default)]
+    pub smsc: Option<String>,
+    /// Our HTTP server as Kannel reaches it, e.g. `http://127.0.0.1:8080`; DLRs go to
+    /// `{callback_base}/callbacks/kannel/{callback_token}`.
+    pub callback_base: String,
+    /// The unguessable path token of the DLR endpoint (≥ 16 characters).
+    pub callback_token: Secret,
+    /// Requests in flight (one connection with DLRs manages ~58/s; Kannel needs 32–128 at once).
+    pub concurrency: usize,
+    pub rate_per_second: u32,
+    pub burst: u32,
+    pub timeout_secs: u64,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub price_per_segment: Decimal,
+}
+
+impl GatewaySettings {
+    /// Checks every configured provider.
+    ///
+    /// # Errors
+    /// The first bad value, named.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if let Some(k) = &self.kannel {
+            k.check()?;
+        }
+        Ok(())
+    }
+}
+
+impl KannelSettings {
+    fn check(&self) -> Result<(), ConfigError> {
+        if !sender_is_valid(&self.sender) {
+            return Err(ConfigError::Invalid(
+                "gateways.kannel.sender must be 1–11 characters of A–Z a–z 0–9 space . - _",
+            ));
+        }
+        if !self.registered_senders.iter().any(|s| s == &self.sender) {
+            return Err(ConfigError::Invalid(
+                "gateways.kannel.sender is not in gateways.kannel.registered_senders (operators drop unregistered senders)",
+            ));
+        }
+        if self.callback_token.expose().len() < 16 {
+            return Err(ConfigError::Invalid(
+                "gateways.kannel.callback_token must be at least 16 characters",
+            ));
+        }
+        if self.concurrency == 0 || self.rate_per_second == 0 || self.timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "gateways.kannel.concurrency, rate_per_second and timeout_secs must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An alphanumeric sender id as Russian operators accept it.
+#[must_use]
+pub fn sender_is_valid(s: &str) -> bool {
+    let n = s.chars().count();
+    (1..=11).contains(&n) && s.chars().all(|c| c.is_ascii_alphanumeric() || " .-_".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sender_is_valid;
+
+    #[test]
+    fn a_sender_is_at_most_eleven_latin_letters_digits_and_a_few_marks() {
+        assert!(sender_is_valid("DEBTNOTIFY"));
+        assert!(sender_is_valid("Vodokanal-1"));
+        assert!(!sender_is_valid("Vodokanal-12"));
+        assert!(!sender_is_valid("Водоканал"));
+        assert!(!sender_is_valid(""));
+    }
+}

@@ -1,0 +1,133 @@
+//! Provider callbacks: delivery reports pushed by gateways, on a path per provider with an unguessable token
+//! (a wrong token gets 404 and a log line without personal data). Reports are handed to one recorder task that
+//! commits them in batches, so hundreds of concurrent callbacks (Kannel opens up to ~512) cost a few
+//! transactions; each request is answered only after its report is committed.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use super::{AppState, constant_time_eq};
+use crate::{
+    clock::SharedClock,
+    dispatch::reports,
+    gateway::{DeliveryReport, kannel},
+    telemetry::error_chain,
+};
+
+type Job = (DeliveryReport, oneshot::Sender<bool>);
+
+/// The batching recorder's inbox.
+#[derive(Clone)]
+pub struct ReportInbox(mpsc::Sender<Job>);
+
+impl ReportInbox {
+    /// Starts the recorder task; it ends when the last inbox handle is dropped.
+    #[must_use]
+    pub fn start(pool: sqlx::PgPool, clock: SharedClock) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>(4096);
+        tokio::spawn(record_batches(pool, clock, rx));
+        Self(tx)
+    }
+
+    /// Records one report; true once it is committed.
+    pub async fn submit(&self, report: DeliveryReport) -> bool {
+        let (done, wait) = oneshot::channel();
+        if self.0.send((report, done)).await.is_err() {
+            return false;
+        }
+        wait.await.unwrap_or(false)
+    }
+}
+
+async fn record_batches(pool: sqlx::PgPool, clock: SharedClock, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(1024);
+    while rx.recv_many(&mut jobs, 2000).await > 0 {
+        let (batch, waiters): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
+        let ok = match reports::record(&pool, clock.now(), batch).await {
+            Ok(_) => true,
+            Err(e) => {
+                warn!(error = %error_chain(&e), "recording provider callbacks failed; the provider will resend");
+                false
+            }
+        };
+        for w in waiters {
+            let _ = w.send(ok);
+        }
+    }
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/callbacks/kannel/{token}", get(kannel_dlr).post(kannel_dlr))
+}
+
+/// `GET /callbacks/kannel/{token}?ref=&attempt=&status=%d&ts=%T&reply=%A&smsc=%i&fid=%F` (the dlr-url we give).
+async fn kannel_dlr(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(k) = &state.settings.gateways.kannel else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !constant_time_eq(token.as_bytes(), k.callback_token.expose().as_bytes()) {
+        warn!(
+            provider = "kannel",
+            "delivery report with a wrong callback token refused"
+        );
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let report = match kannel_report(&q, state.clock.now()) {
+        Ok(r) => r,
+        Err(field) => {
+            warn!(provider = "kannel", field, "malformed delivery report refused");
+            return (StatusCode::BAD_REQUEST, format!("bad or missing field: {field}\n")).into_response();
+        }
+    };
+    if state.report_inbox().submit(report).await {
+        (StatusCode::OK, "OK\n").into_response()
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    }
+}
+
+/// A Kannel DLR as a report; `Err(field)` names what is missing or bad.
+fn kannel_report(q: &HashMap<String, String>, now: DateTime<Utc>) -> Result<DeliveryReport, &'static str> {
+    let client_ref = q.get("ref").filter(|r| !r.is_empty()).ok_or("ref")?;
+    let attempt: u32 = q.get("attempt").and_then(|a| a.parse().ok()).ok_or("attempt")?;
+    let status: u32 = q.get("status").and_then(|s| s.parse().ok()).ok_or("status")?;
+    let (state, reason) = kannel::report_state(status).ok_or("status")?;
+    let at = q
+        .get("ts")
+        .and_then(|t| t.parse::<i64>().ok())
+        .and_then(|t| DateTime::from_timestamp(t, 0))
+        .unwrap_or(now);
+    let raw: serde_json::Map<String, serde_json::Value> = ["status", "ts", "reply", "smsc", "fid", "attempt"]
+        .iter()
+        .filter_map(|k| {
+            q.get(*k)
+                .map(|v| ((*k).to_owned(), serde_json::Value::from(v.as_str())))
+        })
+        .collect();
+    Ok(DeliveryReport {
+        provider: "kannel".into(),
+        client_ref: Some(client_ref.clone()),
+        provider_message_id: format!("{client_ref}.{attempt}"),
+        state,
+        reason: reason.map(str::to_owned),
+        at,
+        raw: serde_json::Value::Object(raw),
+    })
+}
+
+/// Keeps the type in one place for `AppState`.
+pub(super) type SharedInbox = Arc<std::sync::OnceLock<ReportInbox>>;
