@@ -93,6 +93,10 @@ impl Application {
                 .context("failed to start the dispatcher")?;
             tracker.spawn(dispatcher.run(token.child_token()));
         }
+        if self.settings.serve.roles.contains(&Role::Events) {
+            let relay = crate::outbox::Relay::new(self.pool.clone(), self.settings.clone());
+            tracker.spawn(relay.run(token.child_token()));
+        }
         let mut server = None;
         if let Some(listener) = self.listener {
             info!(addr = %listener.local_addr()?, "HTTP API listening");

@@ -31,6 +31,7 @@ pub mod domain;
 pub mod gateway;
 pub mod http;
 pub mod intake;
+pub mod outbox;
 pub mod policy;
 pub mod queue;
 pub mod render;

@@ -62,6 +62,7 @@ pub struct AmqpSettings {
     pub payment_binding: String,
     pub dead_exchange: String,
     pub dead_queue: String,
+    pub events_exchange: String,
     pub prefetch: u16,
     pub reconnect_initial_ms: u64,
     pub reconnect_max_ms: u64,
@@ -125,6 +126,8 @@ pub enum Role {
     Api,
     Planner,
     Dispatch,
+    /// The outbox relay: delivery events to `amqp.events_exchange`.
+    Events,
 }
 
 /// A string that must not be printed: tokens, and URLs that may carry passwords.
@@ -247,6 +250,7 @@ impl Settings {
             ("DEBTOR_NOTIFY__AMQP__BATCH_QUEUE", a.batch_queue.clone()),
             ("DEBTOR_NOTIFY__AMQP__DEAD_EXCHANGE", a.dead_exchange.clone()),
             ("DEBTOR_NOTIFY__AMQP__DEAD_QUEUE", a.dead_queue.clone()),
+            ("DEBTOR_NOTIFY__AMQP__EVENTS_EXCHANGE", a.events_exchange.clone()),
         ]
     }
 }
@@ -259,6 +263,7 @@ impl AmqpSettings {
         self.batch_queue = format!("{prefix}.batches");
         self.dead_exchange = format!("{prefix}.dead");
         self.dead_queue = format!("{prefix}.dead");
+        self.events_exchange = format!("{prefix}.events");
     }
 
     /// First and longest reconnect delays.
@@ -295,7 +300,10 @@ mod tests {
             .try_deserialize()
             .unwrap();
         assert_eq!(s.amqp.batch_queue, "debtor-notify.batches");
-        assert_eq!(s.serve.roles, [Role::Intake, Role::Api, Role::Planner, Role::Dispatch]);
+        assert_eq!(
+            s.serve.roles,
+            [Role::Intake, Role::Api, Role::Planner, Role::Dispatch, Role::Events]
+        );
         s.policy.check().unwrap();
         s.dispatch.check().unwrap();
         s.simulator.check().unwrap();

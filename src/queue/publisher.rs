@@ -28,6 +28,8 @@ pub struct Publisher {
     channel: Channel,
     _connection: Connection,
     exchange: String,
+    /// Whether an unroutable message is an error (intake: yes; outbound events nobody subscribed to: no).
+    mandatory: bool,
     in_flight: VecDeque<(String, PublisherConfirm)>,
 }
 
@@ -37,6 +39,15 @@ impl Publisher {
     /// # Errors
     /// Connection or channel failures.
     pub async fn connect(url: &str, exchange: &str) -> Result<Self, QueueError> {
+        Self::connect_with(url, exchange, true).await
+    }
+
+    /// Like [`Publisher::connect`]; with `mandatory = false` a message no queue is bound for is confirmed and
+    /// dropped by the broker instead of refused.
+    ///
+    /// # Errors
+    /// Connection or channel failures.
+    pub async fn connect_with(url: &str, exchange: &str, mandatory: bool) -> Result<Self, QueueError> {
         let connection = super::connect(url).await?;
         let channel = connection
             .create_channel()
@@ -50,6 +61,7 @@ impl Publisher {
             channel,
             _connection: connection,
             exchange: exchange.to_owned(),
+            mandatory,
             in_flight: VecDeque::new(),
         })
     }
@@ -83,7 +95,7 @@ impl Publisher {
             .with_delivery_mode(2)
             .with_headers(headers);
         let options = BasicPublishOptions {
-            mandatory: true,
+            mandatory: self.mandatory,
             ..BasicPublishOptions::default()
         };
         let confirm = self

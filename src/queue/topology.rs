@@ -94,7 +94,8 @@ pub async fn declare(channel: &Channel, amqp: &AmqpSettings) -> Result<(), Queue
     Ok(())
 }
 
-/// Deletes the queues and exchanges [`declare`] creates (scratch topologies of tests and benchmarks).
+/// Deletes the queues and exchanges [`declare`] creates, and the events exchange the relay declares (scratch
+/// topologies of tests and benchmarks).
 /// Failures are ignored: what is already gone needs no deleting.
 pub async fn delete(channel: &Channel, amqp: &AmqpSettings) {
     for queue in [&amqp.batch_queue, &amqp.dead_queue] {
@@ -102,7 +103,7 @@ pub async fn delete(channel: &Channel, amqp: &AmqpSettings) {
             .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
             .await;
     }
-    for exchange in [&amqp.intake_exchange, &amqp.dead_exchange] {
+    for exchange in [&amqp.intake_exchange, &amqp.dead_exchange, &amqp.events_exchange] {
         let _ = channel
             .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
             .await;

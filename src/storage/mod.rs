@@ -11,6 +11,7 @@ pub mod intake;
 pub mod log;
 pub mod notification;
 pub mod opt_out;
+pub mod outbox;
 pub mod payment;
 pub mod plan;
 pub mod sim;

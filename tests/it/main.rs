@@ -12,4 +12,5 @@ mod intake_queue;
 mod kannel;
 mod kannel_rig;
 mod lifecycle;
+mod outbox;
 mod templates;

@@ -1,0 +1,125 @@
+//! The outbox of outbound events: `delivery_event` itself (append-only, ordered by `event_id`) read past the
+//! relay's cursor with the facts a subscriber needs, the cursor, the relay's leader lock, and the check that
+//! tells a gap in `event_id` that will fill (a transaction still running) from one that never will (rolled back).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgPool};
+
+use super::StorageError;
+
+const CURSOR: &str = "notification-event.v1";
+/// Session advisory lock key of the relay leader ("DNev" in ASCII).
+const LEADER_KEY: i64 = 0x444e_6576;
+
+/// One event with what a subscriber needs (no phone numbers or names).
+#[derive(Debug, Clone, FromRow)]
+pub struct OutEvent {
+    pub event_id: i64,
+    pub notification_id: i64,
+    pub at: DateTime<Utc>,
+    pub local_at: NaiveDateTime,
+    pub timezone: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub attempt_no: Option<i32>,
+    pub source: String,
+    pub campaign_id: i64,
+    pub step_no: i32,
+    pub utility_id: String,
+    pub account: String,
+    pub channel: String,
+    pub template_name: String,
+    pub template_version: i32,
+    pub template_kind: String,
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
+}
+
+/// The last event id the broker confirmed.
+///
+/// # Errors
+/// Database failures.
+pub async fn cursor(pool: &PgPool) -> Result<i64, StorageError> {
+    Ok(
+        sqlx::query_scalar("select last_event_id from event_cursor where name = $1")
+            .bind(CURSOR)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Moves the cursor forward (never back).
+///
+/// # Errors
+/// Database failures.
+pub async fn advance(pool: &PgPool, to: i64) -> Result<(), StorageError> {
+    sqlx::query(
+        "update event_cursor set last_event_id = greatest(last_event_id, $2), updated_at = now() where name = $1",
+    )
+    .bind(CURSOR)
+    .bind(to)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Up to `limit` events after `after`, in id order.
+///
+/// # Errors
+/// Database failures.
+pub async fn events_after(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<OutEvent>, StorageError> {
+    Ok(sqlx::query_as(
+        "select e.event_id, e.notification_id, e.at, e.local_at, e.timezone, e.state, e.reason, e.attempt_no,
+                e.source, n.campaign_id, n.step_no, n.utility_id, d.account, n.channel, n.template_name,
+                n.template_version, n.template_kind, n.provider,
+                coalesce(e.detail->>'provider_message_id', n.provider_message_id) as provider_message_id
+         from delivery_event e
+         join notification n on n.notification_id = e.notification_id
+         join debtor d on d.debtor_id = n.debtor_id
+         where e.event_id > $1
+         order by e.event_id
+         limit $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The database's clock.
+///
+/// # Errors
+/// Database failures.
+pub async fn db_now(pool: &PgPool) -> Result<DateTime<Utc>, StorageError> {
+    Ok(sqlx::query_scalar("select clock_timestamp()").fetch_one(pool).await?)
+}
+
+/// Whether a gap first seen at `seen_at` can no longer fill: the id was taken before then, so by a transaction
+/// that started before then; when no such transaction is still open, it rolled back (a committed one would be
+/// visible).
+///
+/// # Errors
+/// Database failures.
+pub async fn gap_is_permanent(pool: &PgPool, seen_at: DateTime<Utc>) -> Result<bool, StorageError> {
+    let older: i64 = sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and xact_start is not null and xact_start < $1
+           and pid <> pg_backend_pid()
+           and backend_type = 'client backend'",
+    )
+    .bind(seen_at)
+    .fetch_one(pool)
+    .await?;
+    Ok(older == 0)
+}
+
+/// Tries to become the one relay publishing (a session lock, held as long as `conn` lives).
+///
+/// # Errors
+/// Database failures.
+pub async fn try_lead(conn: &mut PgConnection) -> Result<bool, StorageError> {
+    Ok(sqlx::query_scalar("select pg_try_advisory_lock($1)")
+        .bind(LEADER_KEY)
+        .fetch_one(conn)
+        .await?)
+}
