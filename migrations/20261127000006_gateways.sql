@@ -20,3 +20,10 @@ create table event_cursor (
     updated_at    timestamptz not null default now()
 );
 insert into event_cursor (name, last_event_id) values ('notification-event.v1', 0);
+
+-- Restriction warnings (Decree 354 п.119): the day of delivery on the debtor's wall clock (from the provider's
+-- final delivered report) and the earliest day a restriction may start (delivery + 20 days, moved to a working
+-- day of the debtor's region). Set once the notice is delivered.
+alter table notification
+    add column delivered_on date,
+    add column restriction_earliest date;

@@ -1,7 +1,8 @@
 //! Reconciliation: a notice still `sending` after its lease (the process died between the provider's accept
 //! and our record) becomes `in_doubt` and is looked up with the provider by our reference before anything
 //! else happens: found means submitted (or finished), not found means safe to hand over again. Submitted
-//! notices with no report for too long are looked up too, and expire after the validity period.
+//! notices with no report for too long are looked up too, and expire after the validity period. Delivered
+//! restriction warnings get their delivery day and earliest restriction day here.
 
 use chrono::Duration;
 use serde_json::json;
@@ -12,6 +13,7 @@ use crate::{
     storage::{
         delivery::{self, Pending, ReportTarget},
         notification::{self, AttemptRow, Transition},
+        restriction,
     },
 };
 
@@ -22,6 +24,8 @@ pub struct ReconcileStats {
     pub found: usize,
     pub not_found: usize,
     pub expired: usize,
+    /// Delivered restriction warnings given their delivery and earliest restriction days.
+    pub restriction_dated: u64,
 }
 
 impl Dispatcher {
@@ -36,6 +40,7 @@ impl Dispatcher {
             leases_expired: delivery::expire_leases(&self.pool, now).await?,
             ..ReconcileStats::default()
         };
+        stats.restriction_dated = self.date_restriction_warnings().await?;
         let stale_before = now - Duration::seconds(d.report_timeout_secs);
         let rows = delivery::to_reconcile(&self.pool, stale_before, d.batch_size).await?;
         if rows.is_empty() {
@@ -62,6 +67,26 @@ impl Dispatcher {
         notification::record_outcomes(&self.pool, "reconciler", now, &transitions, &attempts).await?;
         delivery::touch(&self.pool, &untouched, now).await?;
         Ok(stats)
+    }
+
+    /// Stamps delivered restriction warnings with the delivery day in the debtor's zone and the earliest
+    /// restriction day (delivery + 20 days, moved to a working day of the debtor's region).
+    async fn date_restriction_warnings(&self) -> Result<u64, DispatchError> {
+        let rows = restriction::undated(&self.pool, 1000).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let calendar = self.calendar();
+        let mut ids = Vec::with_capacity(rows.len());
+        let (mut delivered, mut earliest) = (Vec::new(), Vec::new());
+        for r in &rows {
+            let zone: chrono_tz::Tz = r.timezone.parse().unwrap_or(chrono_tz::Europe::Moscow);
+            let day = r.delivered_at.with_timezone(&zone).date_naive();
+            ids.push(r.notification_id);
+            delivered.push(day);
+            earliest.push(calendar.restriction_earliest(day, r.region.as_deref()));
+        }
+        Ok(restriction::stamp(&self.pool, &ids, &delivered, &earliest).await?)
     }
 
     async fn ask(&self, row: &Pending) -> Option<StatusAnswer> {

@@ -75,6 +75,17 @@ impl ProductionCalendar {
     pub fn is_day_off(&self, date: NaiveDate, region: Option<&str>) -> bool {
         self.status(date, region).day_off
     }
+
+    /// The earliest day a restriction may start after a warning delivered on `delivered_on` (Decree 354 п.119:
+    /// 20 days after delivery), moved forward to a working day of the debtor's region.
+    #[must_use]
+    pub fn restriction_earliest(&self, delivered_on: NaiveDate, region: Option<&str>) -> NaiveDate {
+        let mut d = delivered_on + chrono::Days::new(20);
+        while self.is_day_off(d, region) {
+            d = d + chrono::Days::new(1);
+        }
+        d
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +94,17 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn a_restriction_may_start_twenty_days_after_delivery_moved_to_a_working_day() {
+        let cal = ProductionCalendar::federal();
+        // Delivered Thu 10 Dec 2026: +20 = Wed 30 Dec, a working day.
+        assert_eq!(cal.restriction_earliest(d(2026, 12, 10), None), d(2026, 12, 30));
+        // Delivered Sat 12 Dec 2026: +20 = Fri 1 Jan 2027, a holiday: the first working day after the New Year break.
+        let first = cal.restriction_earliest(d(2026, 12, 12), None);
+        assert!(first > d(2027, 1, 1) && !cal.is_day_off(first, None));
+        assert!((1..first.ordinal()).all(|o| cal.is_day_off(d(2027, 1, o), None)));
     }
 
     #[test]

@@ -148,6 +148,9 @@ pub struct NotificationDetail {
     pub row: LogRow,
     pub rendered_text: Option<String>,
     pub text_sha256: Option<String>,
+    /// Restriction warnings: the delivery day in the debtor's zone and the earliest restriction day.
+    pub delivered_on: Option<chrono::NaiveDate>,
+    pub restriction_earliest: Option<chrono::NaiveDate>,
     pub events: Vec<EventRow>,
     pub attempts: Vec<AttemptView>,
 }
@@ -170,11 +173,19 @@ pub async fn get_notification(
     let Some(row) = list_log(pool, &f).await?.into_iter().find(|r| r.notification_id == id) else {
         return Ok(None);
     };
-    let (text, sha): (Option<String>, Option<Vec<u8>>) =
-        sqlx::query_as("select rendered_text, text_sha256 from notification where notification_id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await?;
+    type Extra = (
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<chrono::NaiveDate>,
+        Option<chrono::NaiveDate>,
+    );
+    let (text, sha, delivered_on, restriction_earliest): Extra = sqlx::query_as(
+        "select rendered_text, text_sha256, delivered_on, restriction_earliest from notification
+         where notification_id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
     let events = sqlx::query_as(
         "select event_id, at, local_at, timezone, state, reason, attempt_no, source, detail from delivery_event
          where notification_id = $1 order by event_id",
@@ -193,6 +204,8 @@ pub async fn get_notification(
         row,
         rendered_text: text,
         text_sha256: sha.map(|s| s.iter().map(|b| format!("{b:02x}")).collect()),
+        delivered_on,
+        restriction_earliest,
         events,
         attempts,
     }))

@@ -452,6 +452,58 @@ async fn two_reports_for_one_notice_in_one_batch_are_applied_in_arrival_order(po
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_delivered_restriction_warning_keeps_its_local_delivery_day_and_the_earliest_restriction_day(pool: PgPool) {
+    use debtor_notify::{
+        gateway::{DeliveryReport, ReportState},
+        policy::calendar::ProductionCalendar,
+    };
+    let e = Engine::start(pool, "2026-12-12T05:00:00Z").await;
+    e.store(vec![debtor_in("9401", "Asia/Yekaterinburg", "+79120000095")])
+        .await;
+    let toml =
+        sms_campaign("Предупреждение", "2026-12-12T05:00:00Z").replace("soft-reminder-sms", "restriction-warning-sms");
+    e.campaign(&toml).await;
+    e.planner.run_once().await.unwrap();
+    let id: i64 = sqlx::query_scalar(
+        "update notification set state = 'submitted', attempts = 1, sent_at = $1 returning notification_id",
+    )
+    .bind(at("2026-12-12T05:00:00Z"))
+    .fetch_one(&e.pool)
+    .await
+    .unwrap();
+    // Delivered at 00:30 on 13 December in Yekaterinburg (still the 12th in UTC).
+    let delivered = DeliveryReport {
+        provider: "kannel".into(),
+        client_ref: Some(id.to_string()),
+        provider_message_id: format!("{id}.1"),
+        state: ReportState::Delivered,
+        reason: None,
+        at: at("2026-12-12T19:30:00Z"),
+        raw: serde_json::json!({"status": "1"}),
+    };
+    e.dispatcher.record_reports(vec![delivered]).await.unwrap();
+    let r = e.dispatcher.reconcile_once().await.unwrap();
+    assert_eq!(r.restriction_dated, 1);
+    let (on, earliest): (chrono::NaiveDate, chrono::NaiveDate) =
+        sqlx::query_as("select delivered_on, restriction_earliest from notification where notification_id = $1")
+            .bind(id)
+            .fetch_one(&e.pool)
+            .await
+            .unwrap();
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    assert_eq!(on, day("2026-12-13"));
+    // +20 days is 2 January 2027, inside the New Year holidays: the first working day after them.
+    let cal = ProductionCalendar::federal();
+    assert!(earliest > day("2027-01-02") && !cal.is_day_off(earliest, None));
+    assert!(
+        day("2027-01-02")
+            .iter_days()
+            .take_while(|d| *d < earliest)
+            .all(|d| cal.is_day_off(d, None))
+    );
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn retryable_provider_errors_back_off_and_permanent_ones_fail_with_the_code_kept(pool: PgPool) {
     let mut s = crate::engine::engine_settings(&pool);
     s.simulator.retryable_pct = 100;
