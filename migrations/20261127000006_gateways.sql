@@ -27,3 +27,8 @@ insert into event_cursor (name, last_event_id) values ('notification-event.v1', 
 alter table notification
     add column delivered_on date,
     add column restriction_earliest date;
+
+-- A report that arrives before the accept is recorded (SMS.ru names only its own id) is an orphan until the
+-- accept lands; then it is applied to that notification and marked adopted.
+alter table orphan_report add column adopted_by bigint;
+create index orphan_report_waiting_idx on orphan_report (provider_message_id) where adopted_by is null;

@@ -29,6 +29,7 @@ pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod gateway;
+pub mod gateway_sim;
 pub mod http;
 pub mod intake;
 pub mod outbox;

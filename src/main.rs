@@ -48,6 +48,14 @@ enum Command {
     /// Batch reports.
     #[command(subcommand)]
     Batch(cli::batch::BatchCommand),
+    /// The gateway simulator: an HTTP server speaking the SMS.ru wire format, with callbacks and /stats.
+    GatewaySim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        config: debtor_notify::gateway_sim::SimConfig,
+    },
     /// Throughput benchmarks (not tests).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -107,5 +115,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::OptOut(cmd) => cli::opt_out::run(cmd, &settings).await,
         Command::Calendar(cmd) => cli::calendar::run(cmd, &settings).await,
         Command::Bench(cmd) => bench::run(cmd, settings).await,
+        Command::GatewaySim { listen, config } => {
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            println!("gateway simulator listening on http://{}", listener.local_addr()?);
+            debtor_notify::gateway_sim::serve(listener, config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

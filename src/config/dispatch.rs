@@ -106,9 +106,9 @@ impl DispatchSettings {
                 "dispatch.lease_secs must be at least 2 and above dispatch.provider_timeout_secs (at least 1)",
             ));
         }
-        if !["simulator", "kannel"].contains(&self.sms_provider.as_str()) {
+        if !["simulator", "kannel", "smsru"].contains(&self.sms_provider.as_str()) {
             return Err(ConfigError::Invalid(
-                "dispatch.sms_provider must be \"simulator\" or \"kannel\"",
+                "dispatch.sms_provider must be \"simulator\", \"kannel\" or \"smsru\"",
             ));
         }
         if self.voice_provider != "simulator" {

@@ -10,6 +10,26 @@ use super::{ConfigError, Secret};
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct GatewaySettings {
     pub kannel: Option<KannelSettings>,
+    pub smsru: Option<SmsRuSettings>,
+}
+
+/// An SMS.ru-compatible HTTP API (`/sms/send`, `/sms/status`, callbacks to the URL set in the account).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmsRuSettings {
+    /// e.g. `https://sms.ru` (or the gateway simulator's address).
+    pub base_url: String,
+    pub api_id: Secret,
+    /// The approved sender (`from`); must be one of `registered_senders`.
+    pub sender: String,
+    pub registered_senders: Vec<String>,
+    /// The path token of our callback URL `/callbacks/smsru/{callback_token}` (set that URL in the account).
+    pub callback_token: Secret,
+    pub concurrency: usize,
+    pub rate_per_second: u32,
+    pub burst: u32,
+    pub timeout_secs: u64,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub price_per_segment: Decimal,
 }
 
 /// A Kannel smsbox (`/cgi-bin/sendsms` plus DLRs to our callback URL).
@@ -49,34 +69,57 @@ impl GatewaySettings {
         if let Some(k) = &self.kannel {
             k.check()?;
         }
+        if let Some(k) = &self.smsru {
+            check_common(
+                "gateways.smsru",
+                &k.sender,
+                &k.registered_senders,
+                &k.callback_token,
+                [k.concurrency, k.rate_per_second as usize, k.timeout_secs as usize],
+            )?;
+        }
         Ok(())
     }
 }
 
 impl KannelSettings {
     fn check(&self) -> Result<(), ConfigError> {
-        if !sender_is_valid(&self.sender) {
-            return Err(ConfigError::Invalid(
-                "gateways.kannel.sender must be 1–11 characters of A–Z a–z 0–9 space . - _",
-            ));
-        }
-        if !self.registered_senders.iter().any(|s| s == &self.sender) {
-            return Err(ConfigError::Invalid(
-                "gateways.kannel.sender is not in gateways.kannel.registered_senders (operators drop unregistered senders)",
-            ));
-        }
-        if self.callback_token.expose().len() < 16 {
-            return Err(ConfigError::Invalid(
-                "gateways.kannel.callback_token must be at least 16 characters",
-            ));
-        }
-        if self.concurrency == 0 || self.rate_per_second == 0 || self.timeout_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "gateways.kannel.concurrency, rate_per_second and timeout_secs must be at least 1",
-            ));
-        }
-        Ok(())
+        check_common(
+            "gateways.kannel",
+            &self.sender,
+            &self.registered_senders,
+            &self.callback_token,
+            [
+                self.concurrency,
+                self.rate_per_second as usize,
+                self.timeout_secs as usize,
+            ],
+        )
     }
+}
+
+/// Checks shared by every provider: the sender, its registration, the callback token and the limits.
+fn check_common(
+    section: &str,
+    sender: &str,
+    registered: &[String],
+    token: &Secret,
+    limits: [usize; 3],
+) -> Result<(), ConfigError> {
+    let bad = |what: &str| Err(ConfigError::InvalidOwned(format!("{section}.{what}")));
+    if !sender_is_valid(sender) {
+        return bad("sender must be 1–11 characters of A–Z a–z 0–9 space . - _");
+    }
+    if !registered.iter().any(|s| s == sender) {
+        return bad("sender is not in registered_senders (operators drop unregistered senders)");
+    }
+    if token.expose().len() < 16 {
+        return bad("callback_token must be at least 16 characters");
+    }
+    if limits.contains(&0) {
+        return bad("concurrency, rate_per_second and timeout_secs must be at least 1");
+    }
+    Ok(())
 }
 
 /// An alphanumeric sender id as Russian operators accept it.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 pub mod dispatch;
 pub use dispatch::{DispatchSettings, PlannerSettings, PolicySettings, SimJournal, SimulatorSettings};
 pub mod gateways;
-pub use gateways::{GatewaySettings, KannelSettings};
+pub use gateways::{GatewaySettings, KannelSettings, SmsRuSettings};
 
 /// The defaults shipped with the binary; identical to `config/default.toml`.
 const DEFAULTS: &str = include_str!("../../config/default.toml");
@@ -162,6 +162,8 @@ pub enum ConfigError {
     Load(#[from] config::ConfigError),
     #[error("invalid configuration: {0}")]
     Invalid(&'static str),
+    #[error("invalid configuration: {0}")]
+    InvalidOwned(String),
 }
 
 impl Settings {
@@ -194,10 +196,17 @@ impl Settings {
         settings.dispatch.check()?;
         settings.simulator.check()?;
         settings.gateways.check()?;
-        if settings.dispatch.sms_provider == "kannel" && settings.gateways.kannel.is_none() {
-            return Err(ConfigError::Invalid(
-                "dispatch.sms_provider = \"kannel\" needs a [gateways.kannel] section",
-            ));
+        let g = &settings.gateways;
+        let configured = match settings.dispatch.sms_provider.as_str() {
+            "kannel" => g.kannel.is_some(),
+            "smsru" => g.smsru.is_some(),
+            _ => true,
+        };
+        if !configured {
+            return Err(ConfigError::InvalidOwned(format!(
+                "dispatch.sms_provider = \"{0}\" needs a [gateways.{0}] section",
+                settings.dispatch.sms_provider
+            )));
         }
         if !settings.serve.simulated_start.is_empty() {
             if settings

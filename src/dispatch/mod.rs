@@ -22,7 +22,7 @@ use crate::{
     config::Settings,
     gateway::{
         DeliveryReport, SmsGateway, VoiceGateway, kannel::Kannel, limits::CampaignRates, limits::ProviderLimits,
-        simulator::Simulator,
+        simulator::Simulator, smsru::SmsRu,
     },
     policy::calendar::ProductionCalendar,
     render::Engine,
@@ -83,10 +83,15 @@ impl Dispatcher {
         let calendar = storage::calendar::load_calendar(&pool).await?;
         let s = &settings.simulator;
         let sim_limits = || ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency);
+        let g = &settings.gateways;
         let (sms, sms_limits): (Arc<dyn SmsGateway>, ProviderLimits) =
-            match (settings.dispatch.sms_provider.as_str(), &settings.gateways.kannel) {
-                ("kannel", Some(k)) => (
+            match (settings.dispatch.sms_provider.as_str(), &g.kannel, &g.smsru) {
+                ("kannel", Some(k), _) => (
                     Arc::new(Kannel::new(k.clone()).map_err(DispatchError::Gateway)?),
+                    ProviderLimits::new(k.rate_per_second, k.burst, k.concurrency),
+                ),
+                ("smsru", _, Some(k)) => (
+                    Arc::new(SmsRu::new(k.clone()).map_err(DispatchError::Gateway)?),
                     ProviderLimits::new(k.rate_per_second, k.burst, k.concurrency),
                 ),
                 _ => (sim.clone(), sim_limits()),

@@ -9,7 +9,7 @@ use tracing::warn;
 use super::{
     DispatchError, Dispatcher,
     gate::{self, Decision, Rendered, Rules},
-    reports::report_transition,
+    reports::{self, report_transition},
 };
 use crate::{
     domain::mask::mask_tail,
@@ -110,6 +110,11 @@ impl Dispatcher {
         let t3 = t0.elapsed();
         let others = self.merge_reports(&jobs, &mut results, done).await;
         notification::record_outcomes(&self.pool, "dispatcher", done, &results, &attempts).await?;
+        // Reports that came before this record (providers that name only their own id) wait as orphans.
+        let accepted: Vec<String> = results.iter().filter_map(|t| t.provider_message_id.clone()).collect();
+        if !accepted.is_empty() {
+            reports::adopt_orphans(&self.pool, done, Some(&accepted)).await?;
+        }
         let t4 = t0.elapsed();
         self.record_reports(others).await?;
         tracing::debug!(claim_gate = ?t1, apply_claim = ?(t2 - t1), send = ?(t3 - t2), record = ?(t4 - t3), reports = ?(t0.elapsed() - t4), n = stats.claimed, "pass");

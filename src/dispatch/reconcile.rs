@@ -24,6 +24,8 @@ pub struct ReconcileStats {
     pub found: usize,
     pub not_found: usize,
     pub expired: usize,
+    /// Orphan reports applied to notices whose accept was recorded after them.
+    pub orphans_adopted: usize,
     /// Delivered restriction warnings given their delivery and earliest restriction days.
     pub restriction_dated: u64,
 }
@@ -41,6 +43,7 @@ impl Dispatcher {
             ..ReconcileStats::default()
         };
         stats.restriction_dated = self.date_restriction_warnings().await?;
+        stats.orphans_adopted = super::reports::adopt_orphans(&self.pool, now, None).await?;
         let stale_before = now - Duration::seconds(d.report_timeout_secs);
         let rows = delivery::to_reconcile(&self.pool, stale_before, d.batch_size).await?;
         if rows.is_empty() {
@@ -94,7 +97,9 @@ impl Dispatcher {
         let answer = if row.channel == "voice" {
             self.voice.call_status(&client_ref).await
         } else {
-            self.sms.sms_status(&client_ref).await
+            self.sms
+                .sms_status(&client_ref, row.provider_message_id.as_deref())
+                .await
         };
         // The notice stays `in_doubt` (or `submitted`) and is asked again on the next pass.
         answer

@@ -134,6 +134,10 @@ pub async fn record(
     if !orphans.is_empty() {
         warn!(n = orphans.len(), provider = %orphans[0].provider, "delivery reports for unknown messages kept as orphans");
         delivery::record_orphans(pool, now, &orphans).await?;
+        // The accept may have been recorded between our lookup and the orphans' insert (and its own check
+        // for waiting orphans ran before they existed): look again now that they are committed.
+        let pmids: Vec<String> = orphans.iter().map(|o| o.provider_message_id.clone()).collect();
+        Box::pin(adopt_orphans(pool, now, Some(&pmids))).await?;
     }
     // Several reports for one notice in a batch (Kannel's 8 and 1 arrive together) are applied one after
     // another, in arrival order: one stage per report of the same notice, each with its guard and event.
@@ -199,6 +203,36 @@ pub async fn record(
         not_applied: not_applied.0.len(),
         orphans: orphans.len(),
     })
+}
+
+/// Applies orphan reports whose accept has been recorded since (all waiting ones, or those of `pmids`).
+/// Returns how many were adopted.
+///
+/// # Errors
+/// Database failures.
+pub async fn adopt_orphans(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    pmids: Option<&[String]>,
+) -> Result<usize, DispatchError> {
+    let found = delivery::adoptable_orphans(pool, pmids).await?;
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let orphans: Vec<i64> = found.iter().map(|f| f.0).collect();
+    let notifications: Vec<i64> = found
+        .iter()
+        .map(|f| {
+            f.1.client_ref
+                .as_deref()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or_default()
+        })
+        .collect();
+    let n = found.len();
+    record(pool, now, found.into_iter().map(|f| f.1).collect()).await?;
+    delivery::mark_adopted(pool, &orphans, &notifications).await?;
+    Ok(n)
 }
 
 /// The notification a report names: our reference, else the provider's id.

@@ -148,7 +148,11 @@ impl SmsGateway for Kannel {
         Box::pin(self.send(req))
     }
 
-    fn sms_status<'a>(&'a self, _client_ref: &'a str) -> BoxFuture<'a, Result<StatusAnswer, GatewayError>> {
+    fn sms_status<'a>(
+        &'a self,
+        _client_ref: &'a str,
+        _provider_message_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<StatusAnswer, GatewayError>> {
         Box::pin(async { Ok(StatusAnswer::Unsupported) })
     }
 }

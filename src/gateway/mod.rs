@@ -6,6 +6,7 @@
 pub mod kannel;
 pub mod limits;
 pub mod simulator;
+pub mod smsru;
 
 use std::{future::Future, pin::Pin};
 
@@ -93,6 +94,19 @@ impl ReportState {
         }
     }
 
+    /// The state of [`ReportState::as_str`] back (a report's stored state).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "delivered" => Self::Delivered,
+            "undelivered" => Self::Undelivered,
+            "expired" => Self::Expired,
+            "failed" => Self::Failed,
+            "submitted" => Self::Progress,
+            _ => return None,
+        })
+    }
+
     /// Whether it ends the notice.
     #[must_use]
     pub fn is_final(self) -> bool {
@@ -141,8 +155,13 @@ pub trait SmsGateway: Send + Sync {
     fn name(&self) -> &str;
     /// Hands one SMS over.
     fn send_sms<'a>(&'a self, req: &'a SmsRequest) -> BoxFuture<'a, Result<Accepted, GatewayError>>;
-    /// Looks up one of our references (reconciliation of in-doubt hand-overs).
-    fn sms_status<'a>(&'a self, client_ref: &'a str) -> BoxFuture<'a, Result<StatusAnswer, GatewayError>>;
+    /// Looks up one of our references (reconciliation of in-doubt hand-overs), or the provider's id when the
+    /// accept was recorded (providers that only know their own ids).
+    fn sms_status<'a>(
+        &'a self,
+        client_ref: &'a str,
+        provider_message_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<StatusAnswer, GatewayError>>;
 }
 
 /// An automated-call provider.

@@ -211,7 +211,11 @@ impl SmsGateway for Simulator {
         Box::pin(self.submit(&req.client_ref, req.attempt, false))
     }
 
-    fn sms_status<'a>(&'a self, client_ref: &'a str) -> BoxFuture<'a, Result<StatusAnswer, GatewayError>> {
+    fn sms_status<'a>(
+        &'a self,
+        client_ref: &'a str,
+        _provider_message_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<StatusAnswer, GatewayError>> {
         Box::pin(self.status(client_ref))
     }
 }

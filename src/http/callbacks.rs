@@ -10,7 +10,7 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
@@ -20,7 +20,7 @@ use super::{AppState, constant_time_eq};
 use crate::{
     clock::SharedClock,
     dispatch::reports,
-    gateway::{DeliveryReport, kannel},
+    gateway::{DeliveryReport, kannel, smsru},
     telemetry::error_chain,
 };
 
@@ -67,7 +67,9 @@ async fn record_batches(pool: sqlx::PgPool, clock: SharedClock, mut rx: mpsc::Re
 }
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/callbacks/kannel/{token}", get(kannel_dlr).post(kannel_dlr))
+    Router::new()
+        .route("/callbacks/kannel/{token}", get(kannel_dlr).post(kannel_dlr))
+        .route("/callbacks/smsru/{token}", post(smsru_callback))
 }
 
 /// `GET /callbacks/kannel/{token}?ref=&attempt=&status=%d&ts=%T&reply=%A&smsc=%i&fid=%F` (the dlr-url we give).
@@ -95,6 +97,36 @@ async fn kannel_dlr(
     };
     if state.report_inbox().submit(report).await {
         (StatusCode::OK, "OK\n").into_response()
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    }
+}
+
+/// `POST /callbacks/smsru/{token}` (form `data[]` entries and `hash`); answered `100` once recorded, as SMS.ru
+/// expects (any other answer makes it resend).
+async fn smsru_callback(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    axum::Form(fields): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let Some(k) = &state.settings.gateways.smsru else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !constant_time_eq(token.as_bytes(), k.callback_token.expose().as_bytes()) {
+        warn!(provider = "smsru", "callback with a wrong path token refused");
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let reports = match smsru::parse_callback(k.api_id.expose(), &fields, state.clock.now()) {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(provider = "smsru", error = %e, "callback refused");
+            return (StatusCode::FORBIDDEN, format!("{e}\n")).into_response();
+        }
+    };
+    let inbox = state.report_inbox();
+    let done = futures_util::future::join_all(reports.into_iter().map(|r| inbox.submit(r))).await;
+    if done.iter().all(|ok| *ok) {
+        (StatusCode::OK, "100").into_response()
     } else {
         StatusCode::SERVICE_UNAVAILABLE.into_response()
     }

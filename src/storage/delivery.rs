@@ -14,6 +14,8 @@ pub struct Pending {
     pub state: String,
     pub attempts: i32,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The provider's id, when the accept was recorded (providers whose status query needs it).
+    pub provider_message_id: Option<String>,
 }
 
 /// Moves rows still `sending` after their lease into `in_doubt` (with an event). Returns how many.
@@ -49,10 +51,10 @@ pub async fn to_reconcile(
     limit: i64,
 ) -> Result<Vec<Pending>, StorageError> {
     Ok(sqlx::query_as(
-        "(select notification_id, channel, state, attempts, sent_at from notification
+        "(select notification_id, channel, state, attempts, sent_at, provider_message_id from notification
           where state = 'in_doubt' order by updated_at limit $2)
          union all
-         (select notification_id, channel, state, attempts, sent_at from notification
+         (select notification_id, channel, state, attempts, sent_at, provider_message_id from notification
           where state = 'submitted' and updated_at < $1 order by updated_at limit $2)",
     )
     .bind(stale_before)
@@ -149,6 +151,73 @@ pub async fn record_orphans(
     .bind(&ats)
     .bind(&raws)
     .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Orphan reports whose provider id now names a notification (the accept was recorded after the report came):
+/// `(orphan_id, report)` with our reference filled in. `pmids`: only these ids (none: every waiting orphan).
+///
+/// # Errors
+/// Database failures.
+pub async fn adoptable_orphans(
+    pool: &PgPool,
+    pmids: Option<&[String]>,
+) -> Result<Vec<(i64, crate::gateway::DeliveryReport)>, StorageError> {
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        DateTime<Utc>,
+        serde_json::Value,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select o.orphan_id, n.notification_id, o.provider, o.provider_message_id, o.state, o.reason, o.reported_at,
+                o.raw
+         from orphan_report o
+         join notification n on n.provider_message_id = o.provider_message_id and n.provider = o.provider
+         where o.adopted_by is null and ($1::text[] is null or o.provider_message_id = any($1))
+         order by o.orphan_id
+         limit 5000",
+    )
+    .bind(pmids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(orphan, id, provider, pmid, state, reason, at, raw)| {
+            let state = crate::gateway::ReportState::parse(&state)?;
+            Some((
+                orphan,
+                crate::gateway::DeliveryReport {
+                    provider,
+                    client_ref: Some(id.to_string()),
+                    provider_message_id: pmid,
+                    state,
+                    reason,
+                    at,
+                    raw,
+                },
+            ))
+        })
+        .collect())
+}
+
+/// Marks orphans as applied to their notification.
+///
+/// # Errors
+/// Database failures.
+pub async fn mark_adopted(pool: &PgPool, orphans: &[i64], notifications: &[i64]) -> Result<(), StorageError> {
+    sqlx::query(
+        "update orphan_report o set adopted_by = t.n from unnest($1::bigint[], $2::bigint[]) as t(o, n)
+         where o.orphan_id = t.o",
+    )
+    .bind(orphans)
+    .bind(notifications)
     .execute(pool)
     .await?;
     Ok(())

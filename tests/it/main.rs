@@ -13,4 +13,5 @@ mod kannel;
 mod kannel_rig;
 mod lifecycle;
 mod outbox;
+mod smsru;
 mod templates;
