@@ -92,6 +92,11 @@ pub struct DispatchSettings {
     pub retry_max_secs: i64,
     pub sms_provider: String,
     pub voice_provider: String,
+    /// Retryable refusals in a row that open a provider's circuit, and how long it stays open.
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    #[serde(default = "default_breaker_cooldown")]
+    pub breaker_cooldown_secs: u64,
 }
 
 impl DispatchSettings {
@@ -106,9 +111,9 @@ impl DispatchSettings {
                 "dispatch.lease_secs must be at least 2 and above dispatch.provider_timeout_secs (at least 1)",
             ));
         }
-        if !["simulator", "kannel", "smsru"].contains(&self.sms_provider.as_str()) {
+        if !["simulator", "kannel", "smsru", "failover"].contains(&self.sms_provider.as_str()) {
             return Err(ConfigError::Invalid(
-                "dispatch.sms_provider must be \"simulator\", \"kannel\" or \"smsru\"",
+                "dispatch.sms_provider must be \"simulator\", \"kannel\", \"smsru\" or \"failover\"",
             ));
         }
         if self.voice_provider != "simulator" {
@@ -124,6 +129,14 @@ impl DispatchSettings {
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms.max(1))
     }
+}
+
+fn default_breaker_failures() -> u32 {
+    5
+}
+
+fn default_breaker_cooldown() -> u64 {
+    30
 }
 
 /// Where the simulator keeps what it accepted.

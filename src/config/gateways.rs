@@ -30,6 +30,9 @@ pub struct SmsRuSettings {
     pub timeout_secs: u64,
     #[serde(with = "rust_decimal::serde::str")]
     pub price_per_segment: Decimal,
+    /// Order in `dispatch.sms_provider = "failover"`: lower goes first.
+    #[serde(default = "default_priority")]
+    pub priority: u32,
 }
 
 /// A Kannel smsbox (`/cgi-bin/sendsms` plus DLRs to our callback URL).
@@ -58,6 +61,13 @@ pub struct KannelSettings {
     pub timeout_secs: u64,
     #[serde(with = "rust_decimal::serde::str")]
     pub price_per_segment: Decimal,
+    /// Order in `dispatch.sms_provider = "failover"`: lower goes first.
+    #[serde(default = "default_priority")]
+    pub priority: u32,
+}
+
+fn default_priority() -> u32 {
+    1
 }
 
 impl GatewaySettings {

@@ -200,6 +200,7 @@ impl Settings {
         let configured = match settings.dispatch.sms_provider.as_str() {
             "kannel" => g.kannel.is_some(),
             "smsru" => g.smsru.is_some(),
+            "failover" => g.kannel.is_some() || g.smsru.is_some(),
             _ => true,
         };
         if !configured {

@@ -3,7 +3,9 @@
 //! report-less hand-overs through the provider's status query. No transaction is held across a provider call.
 
 pub mod gate;
+mod outcome;
 mod pass;
+mod providers;
 pub mod reconcile;
 pub mod reports;
 
@@ -21,8 +23,7 @@ use crate::{
     clock::SharedClock,
     config::Settings,
     gateway::{
-        DeliveryReport, SmsGateway, VoiceGateway, kannel::Kannel, limits::CampaignRates, limits::ProviderLimits,
-        simulator::Simulator, smsru::SmsRu,
+        DeliveryReport, SmsGateway, VoiceGateway, limits::CampaignRates, limits::ProviderLimits, simulator::Simulator,
     },
     policy::calendar::ProductionCalendar,
     render::Engine,
@@ -83,19 +84,7 @@ impl Dispatcher {
         let calendar = storage::calendar::load_calendar(&pool).await?;
         let s = &settings.simulator;
         let sim_limits = || ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency);
-        let g = &settings.gateways;
-        let (sms, sms_limits): (Arc<dyn SmsGateway>, ProviderLimits) =
-            match (settings.dispatch.sms_provider.as_str(), &g.kannel, &g.smsru) {
-                ("kannel", Some(k), _) => (
-                    Arc::new(Kannel::new(k.clone()).map_err(DispatchError::Gateway)?),
-                    ProviderLimits::new(k.rate_per_second, k.burst, k.concurrency),
-                ),
-                ("smsru", _, Some(k)) => (
-                    Arc::new(SmsRu::new(k.clone()).map_err(DispatchError::Gateway)?),
-                    ProviderLimits::new(k.rate_per_second, k.burst, k.concurrency),
-                ),
-                _ => (sim.clone(), sim_limits()),
-            };
+        let (sms, sms_limits) = providers::sms_gateway(&settings, &sim)?;
         Ok(Arc::new(Self {
             sms_limits,
             voice_limits: sim_limits(),

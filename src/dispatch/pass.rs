@@ -4,20 +4,19 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use tracing::warn;
 
 use super::{
     DispatchError, Dispatcher,
     gate::{self, Decision, Rendered, Rules},
+    outcome::closed,
     reports::{self, report_transition},
 };
 use crate::{
-    domain::mask::mask_tail,
     gateway::{Accepted, CallRequest, DeliveryReport, GatewayError, SmsRequest},
     render::sms,
     storage::{
         delivery::ReportTarget,
-        notification::{self, AttemptRow, Claimed, IN_FLIGHT, Transition},
+        notification::{self, Claimed, IN_FLIGHT, Transition},
     },
 };
 
@@ -34,20 +33,20 @@ pub struct PassStats {
 }
 
 /// A hand-over to make.
-struct Job {
-    id: i64,
-    channel: String,
-    to: String,
-    text: String,
-    attempt: i32,
-    max_attempts: i32,
-    retry_after_minutes: i32,
-    campaign_id: i64,
-    rate_per_minute: Option<i32>,
-    lease_until: DateTime<Utc>,
+pub(super) struct Job {
+    pub(super) id: i64,
+    pub(super) channel: String,
+    pub(super) to: String,
+    pub(super) text: String,
+    pub(super) attempt: i32,
+    pub(super) max_attempts: i32,
+    pub(super) retry_after_minutes: i32,
+    pub(super) campaign_id: i64,
+    pub(super) rate_per_minute: Option<i32>,
+    pub(super) lease_until: DateTime<Utc>,
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Accepted(Accepted),
     Error(GatewayError),
     Timeout,
@@ -150,9 +149,11 @@ impl Dispatcher {
                 retry_after_minutes: job.retry_after_minutes,
             };
             let submitted = results[i].detail.take().unwrap_or_default();
+            let provider = results[i].provider.take();
             results[i] = Transition {
                 guard: IN_FLIGHT,
                 passed: Some(("submitted", submitted)),
+                provider,
                 ..report_transition(&target, &r, now)
             };
         }
@@ -320,110 +321,5 @@ impl Dispatcher {
             Ok(Ok(a)) => Outcome::Accepted(a),
             Ok(Err(e)) => Outcome::Error(e),
         }
-    }
-
-    fn result_of(
-        &self,
-        job: &Job,
-        outcome: Outcome,
-        started: DateTime<Utc>,
-        done: DateTime<Utc>,
-    ) -> (Transition, Option<AttemptRow>) {
-        let base = Transition {
-            id: job.id,
-            guard: IN_FLIGHT,
-            ..Transition::default()
-        };
-        let provider = self.provider_name(&job.channel).to_owned();
-        let attempt = |outcome, pmid: Option<String>, err: Option<&GatewayError>| AttemptRow {
-            notification_id: job.id,
-            attempt_no: job.attempt,
-            started_at: started,
-            outcome,
-            provider: provider.clone(),
-            provider_message_id: pmid,
-            error_code: err.map(|e| e.code().to_owned()),
-            error_detail: err.map(ToString::to_string),
-        };
-        match outcome {
-            Outcome::Accepted(a) => (
-                Transition {
-                    state: "submitted",
-                    detail: Some(json!({"provider_message_id": a.provider_message_id})),
-                    provider_message_id: Some(a.provider_message_id.clone()),
-                    ..base
-                },
-                Some(attempt("submitted", Some(a.provider_message_id), None)),
-            ),
-            Outcome::Error(e @ GatewayError::Retryable { .. }) if job.attempt < job.max_attempts => {
-                let due = done + self.backoff(job.attempt);
-                let detail = json!({"code": e.code(), "error": e.to_string(), "retry_at": due});
-                let t = Transition {
-                    state: "planned",
-                    reason: Some("provider_retryable".into()),
-                    due_at: Some(due),
-                    detail: Some(detail),
-                    ..base
-                };
-                (t, Some(attempt("retryable_error", None, Some(&e))))
-            }
-            Outcome::Error(e) => {
-                let permanent = matches!(e, GatewayError::Permanent { .. });
-                let reason = if permanent {
-                    "provider_rejected"
-                } else {
-                    "retries_exhausted"
-                };
-                warn!(notification_id = job.id, to = %mask_tail(&job.to, 4), code = e.code(), reason, "notice failed at the provider");
-                let detail = json!({"code": e.code(), "error": e.to_string()});
-                let outcome = if permanent {
-                    "permanent_error"
-                } else {
-                    "retryable_error"
-                };
-                (
-                    closed(base, "failed", reason, Some(detail)),
-                    Some(attempt(outcome, None, Some(&e))),
-                )
-            }
-            Outcome::Timeout => (
-                Transition {
-                    state: "in_doubt",
-                    reason: Some("provider_timeout".into()),
-                    ..base
-                },
-                None,
-            ),
-            Outcome::Released => (
-                Transition {
-                    guard: "sending",
-                    state: "planned",
-                    reason: Some("lease_short".into()),
-                    due_at: Some(done),
-                    ..base
-                },
-                None,
-            ),
-        }
-    }
-
-    fn backoff(&self, attempt: i32) -> Duration {
-        let d = &self.settings.dispatch;
-        let exp = d
-            .retry_initial_secs
-            .saturating_mul(1 << attempt.clamp(1, 20).saturating_sub(1));
-        let secs = exp.min(d.retry_max_secs).max(1);
-        // ±20 % jitter so retries of one burst do not return together.
-        let jitter = fastrand::i64(-(secs / 5)..=secs / 5);
-        Duration::seconds(secs + jitter)
-    }
-}
-
-fn closed(base: Transition, state: &'static str, reason: &str, detail: Option<serde_json::Value>) -> Transition {
-    Transition {
-        state,
-        reason: Some(reason.to_owned()),
-        detail,
-        ..base
     }
 }

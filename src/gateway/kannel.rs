@@ -78,6 +78,7 @@ impl Kannel {
         let status = response.status().as_u16();
         let body = response.text().await.map_err(transport)?;
         classify(status, body.trim()).map(|()| Accepted {
+            provider: None,
             provider_message_id: format!("{}.{}", req.client_ref, req.attempt),
         })
     }
@@ -111,17 +112,24 @@ fn classify(status: u16, body: &str) -> Result<(), GatewayError> {
     }
 }
 
+/// A refused connection sent nothing (retryable); a timeout or a connection lost mid-request may have.
 fn transport(e: reqwest::Error) -> GatewayError {
-    let code = if e.is_timeout() {
-        "kannel_timeout"
-    } else if e.is_connect() {
-        "kannel_unreachable"
+    let detail = crate::telemetry::error_chain(&e);
+    if e.is_connect() {
+        GatewayError::Retryable {
+            code: "kannel_unreachable".into(),
+            detail,
+        }
     } else {
-        "kannel_transport"
-    };
-    GatewayError::Retryable {
-        code: code.into(),
-        detail: crate::telemetry::error_chain(&e),
+        GatewayError::InDoubt {
+            code: if e.is_timeout() {
+                "kannel_timeout"
+            } else {
+                "kannel_transport"
+            }
+            .into(),
+            detail,
+        }
     }
 }
 

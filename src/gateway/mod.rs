@@ -3,6 +3,7 @@
 //! Adapters map their own codes to these and keep the raw code. This issue ships the in-process
 //! [`simulator`] and the [`kannel`] adapter; SMS.ru, SMSC.ru and telephony implement the same traits.
 
+pub mod failover;
 pub mod kannel;
 pub mod limits;
 pub mod simulator;
@@ -42,6 +43,8 @@ pub struct CallRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     pub provider_message_id: String,
+    /// The provider that took it, when a composite (failover) gateway chose one.
+    pub provider: Option<String>,
 }
 
 /// Why a hand-over failed. The code is the provider's own, kept for evidence.
@@ -53,6 +56,10 @@ pub enum GatewayError {
     /// Will fail again the same way (bad number, stop list, unregistered sender, no funds).
     #[error("permanent provider error {code}: {detail}")]
     Permanent { code: String, detail: String },
+    /// The request may have reached the provider (a timeout or a dropped connection after sending): the notice
+    /// is in doubt and is reconciled, never re-sent blindly or failed over.
+    #[error("provider outcome unknown {code}: {detail}")]
+    InDoubt { code: String, detail: String },
 }
 
 impl GatewayError {
@@ -60,7 +67,7 @@ impl GatewayError {
     #[must_use]
     pub fn code(&self) -> &str {
         match self {
-            Self::Retryable { code, .. } | Self::Permanent { code, .. } => code,
+            Self::Retryable { code, .. } | Self::Permanent { code, .. } | Self::InDoubt { code, .. } => code,
         }
     }
 }

@@ -100,6 +100,7 @@ impl Simulator {
             tokio::time::sleep(Duration::from_millis(s.latency_ms)).await;
         }
         Ok(Accepted {
+            provider: None,
             provider_message_id: entry.id,
         })
     }

@@ -88,6 +88,7 @@ impl SmsRu {
                 .sms_id
                 .clone()
                 .map(|id| Accepted {
+                    provider: None,
                     provider_message_id: id,
                 })
                 .ok_or_else(|| GatewayError::Retryable {
@@ -127,15 +128,24 @@ impl SmsRu {
     }
 }
 
+/// A refused connection sent nothing (retryable); a timeout or a connection lost mid-request may have.
 fn transport(e: reqwest::Error) -> GatewayError {
-    let code = if e.is_timeout() {
-        "smsru_timeout"
+    let detail = crate::telemetry::error_chain(&e);
+    if e.is_connect() {
+        GatewayError::Retryable {
+            code: "smsru_unreachable".into(),
+            detail,
+        }
     } else {
-        "smsru_unreachable"
-    };
-    GatewayError::Retryable {
-        code: code.into(),
-        detail: crate::telemetry::error_chain(&e),
+        GatewayError::InDoubt {
+            code: if e.is_timeout() {
+                "smsru_timeout"
+            } else {
+                "smsru_transport"
+            }
+            .into(),
+            detail,
+        }
     }
 }
 

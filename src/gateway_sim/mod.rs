@@ -62,6 +62,8 @@ pub struct Sim {
     sends: Mutex<HashMap<(String, u64), u64>>,
     next_id: AtomicU64,
     received: AtomicU64,
+    /// Requests refused during an outage.
+    refused: AtomicU64,
     callbacks_sent: AtomicU64,
     callbacks_acknowledged: AtomicU64,
     /// While set, every provider request gets 503 (an outage).
@@ -105,6 +107,7 @@ pub fn router(config: SimConfig) -> Router {
         sends: Mutex::default(),
         next_id: AtomicU64::new(1),
         received: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
         callbacks_sent: AtomicU64::new(0),
         callbacks_acknowledged: AtomicU64::new(0),
         outage: AtomicBool::new(false),
@@ -130,6 +133,7 @@ async fn stats(State(sim): State<Arc<Sim>>) -> Json<serde_json::Value> {
     let per_phone = sim.per_phone.lock().unwrap_or_else(PoisonError::into_inner).clone();
     Json(json!({
         "received": sim.received.load(Ordering::Relaxed),
+        "refused": sim.refused.load(Ordering::Relaxed),
         "per_phone": per_phone,
         "callbacks": {
             "sent": sim.callbacks_sent.load(Ordering::Relaxed),

@@ -38,9 +38,11 @@ async fn pause(sim: &Sim) -> Option<Response> {
     if sim.config.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(sim.config.latency_ms)).await;
     }
-    sim.outage
-        .load(Ordering::Relaxed)
-        .then(|| StatusCode::SERVICE_UNAVAILABLE.into_response())
+    if sim.outage.load(Ordering::Relaxed) {
+        sim.refused.fetch_add(1, Ordering::Relaxed);
+        return Some(StatusCode::SERVICE_UNAVAILABLE.into_response());
+    }
+    None
 }
 
 async fn send(State(sim): State<Arc<Sim>>, axum::Form(f): axum::Form<HashMap<String, String>>) -> Response {

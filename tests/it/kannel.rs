@@ -17,7 +17,7 @@ use crate::{
 const START: &str = "2026-12-01T05:00:00Z"; // Tuesday, 10:00 in Yekaterinburg
 const TOKEN: &str = "kannel-callback-token-0123456789";
 
-fn kannel_settings(pool: &PgPool, rig: Option<&KannelRig>, smsc: Option<&str>) -> Settings {
+pub(crate) fn kannel_settings(pool: &PgPool, rig: Option<&KannelRig>, smsc: Option<&str>) -> Settings {
     let mut s = engine_settings(pool);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -40,6 +40,7 @@ fn kannel_settings(pool: &PgPool, rig: Option<&KannelRig>, smsc: Option<&str>) -
         burst: 50,
         timeout_secs: 10,
         price_per_segment: "2.50".parse().unwrap(),
+        priority: 2,
     });
     s
 }

@@ -6,6 +6,7 @@ mod campaigns_api;
 mod dispatch;
 mod dispatch_processes;
 mod engine;
+mod failover;
 mod files;
 mod helpers;
 mod intake_queue;

@@ -72,6 +72,7 @@ async fn rig(pool: PgPool, debtors: usize, callbacks: bool, tune: impl FnOnce(&m
         burst: 100,
         timeout_secs: 5,
         price_per_segment: "2.50".parse().unwrap(),
+        priority: 1,
     });
     let api = Api::spawn_with(s.clone()).await;
     let e = Engine::with(pool, s, START).await;
