@@ -32,6 +32,7 @@ pub mod gateway;
 pub mod gateway_sim;
 pub mod http;
 pub mod intake;
+pub mod kannel_rig;
 pub mod outbox;
 pub mod policy;
 pub mod queue;

@@ -104,7 +104,7 @@ async fn wait_until_delivered(pool: &sqlx::PgPool, now: DateTime<Utc>, target: i
     }
 }
 
-async fn seed_notifications(pool: &sqlx::PgPool, campaign: i64, due: usize) -> anyhow::Result<()> {
+pub(super) async fn seed_notifications(pool: &sqlx::PgPool, campaign: i64, due: usize) -> anyhow::Result<()> {
     sqlx::query(
         "insert into notification (campaign_id, occurrence, step_no, debtor_id, utility_id, channel, e164, phone_kind,
              timezone, template_name, template_version, template_kind, priority, state, due_at)

@@ -8,6 +8,7 @@ mod parse;
 mod plan;
 mod render;
 mod seed;
+mod sms;
 mod synthetic;
 
 use std::process::ExitCode;
@@ -38,6 +39,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         pending: usize,
     },
+    /// SMS through a provider: due → handed over by HTTP → delivered by reports through our callback endpoint.
+    Sms {
+        /// `kannel` (a real Kannel rig with fakesmsc) or `sim` (the gateway simulator's SMS.ru API).
+        #[arg(long, default_value = "sim")]
+        provider: String,
+        #[arg(long, default_value_t = 20_000)]
+        notices: usize,
+        /// Requests in flight to the provider.
+        #[arg(long, default_value_t = 128)]
+        concurrency: usize,
+        /// Measure a configured rate limit (per second) on the simulator instead, over --seconds.
+        #[arg(long)]
+        rate: Option<u32>,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Template rendering: renders/s of a typical SMS template on one core.
     Render {
         #[arg(long, default_value_t = 1_000_000)]
@@ -59,6 +76,21 @@ pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<ExitCo
         BenchCommand::Intake { debtors } => intake::run(debtors, settings).await?,
         BenchCommand::Plan { debtors } => plan::run(debtors, settings).await?,
         BenchCommand::Dispatch { notifications, pending } => dispatch::run(notifications, pending, settings).await?,
+        BenchCommand::Sms {
+            provider,
+            notices,
+            concurrency,
+            rate,
+            seconds,
+        } => {
+            let b = sms::SmsBench {
+                provider: &provider,
+                notices,
+                concurrency,
+                rate: rate.map(|r| (r, seconds)),
+            };
+            sms::run(b, settings).await?;
+        }
         BenchCommand::Render { renders } => tokio::task::spawn_blocking(move || render::run(renders)).await?,
         BenchCommand::Parse { rows } => tokio::task::spawn_blocking(move || parse::run(rows)).await?,
     }

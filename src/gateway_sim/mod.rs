@@ -47,6 +47,24 @@ pub struct SimConfig {
     pub seed: u64,
 }
 
+impl SimConfig {
+    /// No latency, no errors, everything delivered at once, no callbacks (set `smsru_callback`).
+    #[must_use]
+    pub fn default_instant() -> Self {
+        Self {
+            smsru_api_id: "sim-api-id".into(),
+            smsru_callback: None,
+            latency_ms: 0,
+            retryable_pct: 0,
+            permanent_pct: 0,
+            delivered_pct: 100,
+            undelivered_pct: 0,
+            report_delay_ms: 0,
+            seed: 1,
+        }
+    }
+}
+
 /// One accepted message.
 #[derive(Debug, Clone)]
 struct Message {

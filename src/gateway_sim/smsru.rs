@@ -134,31 +134,42 @@ async fn status(State(sim): State<Arc<Sim>>, axum::Form(f): axum::Form<HashMap<S
     Json(json!({"status": "OK", "status_code": 100, "sms": out})).into_response()
 }
 
-/// Sends callbacks in batches of up to 100 entries (as SMS.ru does), retrying each batch until the receiver
-/// answers `100`.
+/// Sends callbacks in batches of up to 100 entries (as SMS.ru does), up to 32 requests at once, retrying each
+/// batch until the receiver answers `100`.
 pub(super) async fn send_callbacks(sim: Arc<Sim>, mut rx: UnboundedReceiver<String>) {
     let Some(url) = sim.config.smsru_callback.clone() else {
         return;
     };
     let http = reqwest::Client::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(32));
     let mut entries = Vec::new();
     while rx.recv_many(&mut entries, 100).await > 0 {
-        let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
-        let mut form: Vec<(&str, &str)> = refs.iter().map(|e| ("data[]", *e)).collect();
-        let hash = callback_hash(&sim.config.smsru_api_id, &refs);
-        form.push(("hash", &hash));
-        for attempt in 0..10u64 {
-            sim.callbacks_sent.fetch_add(1, Ordering::Relaxed);
-            let ok = match http.post(&url).form(&form).send().await {
-                Ok(r) => r.text().await.is_ok_and(|b| b.trim() == "100"),
-                Err(_) => false,
-            };
-            if ok {
-                sim.callbacks_acknowledged.fetch_add(1, Ordering::Relaxed);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (sim, http, url, batch) = (sim.clone(), http.clone(), url.clone(), std::mem::take(&mut entries));
+        tokio::spawn(async move {
+            let _slot = slot;
+            post_batch(&sim, &http, &url, &batch).await;
+        });
+    }
+}
+
+async fn post_batch(sim: &Sim, http: &reqwest::Client, url: &str, entries: &[String]) {
+    let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+    let mut form: Vec<(&str, &str)> = refs.iter().map(|e| ("data[]", *e)).collect();
+    let hash = callback_hash(&sim.config.smsru_api_id, &refs);
+    form.push(("hash", &hash));
+    for attempt in 0..10u64 {
+        sim.callbacks_sent.fetch_add(1, Ordering::Relaxed);
+        let ok = match http.post(url).form(&form).send().await {
+            Ok(r) => r.text().await.is_ok_and(|b| b.trim() == "100"),
+            Err(_) => false,
+        };
+        if ok {
+            sim.callbacks_acknowledged.fetch_add(1, Ordering::Relaxed);
+            return;
         }
-        entries.clear();
+        tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
     }
 }

@@ -35,7 +35,11 @@ impl ReportInbox {
     #[must_use]
     pub fn start(pool: sqlx::PgPool, clock: SharedClock) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(record_batches(pool, clock, rx));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        // A few recorders, so one batch's commit does not hold up the callbacks queued behind it.
+        for _ in 0..RECORDERS {
+            tokio::spawn(record_batches(pool.clone(), clock.clone(), rx.clone()));
+        }
         Self(tx)
     }
 
@@ -49,9 +53,12 @@ impl ReportInbox {
     }
 }
 
-async fn record_batches(pool: sqlx::PgPool, clock: SharedClock, mut rx: mpsc::Receiver<Job>) {
+/// Recorder tasks per process.
+const RECORDERS: usize = 4;
+
+async fn record_batches(pool: sqlx::PgPool, clock: SharedClock, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
     let mut jobs = Vec::with_capacity(1024);
-    while rx.recv_many(&mut jobs, 2000).await > 0 {
+    while rx.lock().await.recv_many(&mut jobs, 2000).await > 0 {
         let (batch, waiters): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
         let ok = match reports::record(&pool, clock.now(), batch).await {
             Ok(_) => true,

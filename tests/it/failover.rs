@@ -9,18 +9,19 @@ use debtor_notify::{
 };
 use sqlx::PgPool;
 
+use debtor_notify::kannel_rig::KannelRig;
+
 use crate::{
     api::Api,
     engine::{Engine, debtor_in, sms_campaign},
     kannel::kannel_settings,
-    kannel_rig::KannelRig,
 };
 
 const START: &str = "2026-12-01T05:00:00Z";
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn with_the_first_provider_down_every_notice_goes_once_through_the_next_and_its_circuit_opens(pool: PgPool) {
-    let rig = KannelRig::start().await;
+    let rig = KannelRig::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), true).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim = format!("http://{}", listener.local_addr().unwrap());
     let config = SimConfig {

@@ -8,10 +8,11 @@ use std::time::Duration;
 use debtor_notify::config::{KannelSettings, Secret, Settings};
 use sqlx::PgPool;
 
+use debtor_notify::kannel_rig::KannelRig;
+
 use crate::{
     api::Api,
     engine::{Engine, debtor_in, engine_settings, sms_campaign},
-    kannel_rig::KannelRig,
 };
 
 const START: &str = "2026-12-01T05:00:00Z"; // Tuesday, 10:00 in Yekaterinburg
@@ -90,7 +91,7 @@ async fn wait_for_state(e: &Engine, want: &str) -> (i64, String, Option<String>)
 async fn cyrillic_text_reaches_the_smsc_intact_in_the_parts_we_counted_and_the_final_dlr_marks_it_delivered(
     pool: PgPool,
 ) {
-    let rig = KannelRig::start().await;
+    let rig = KannelRig::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), true).await;
     let (e, api) = on_kannel(pool, Some(&rig), None, 1).await;
     assert_eq!(e.tick().await, 1);
     let (id, _, _) = wait_for_state(&e, "delivered").await;
@@ -192,7 +193,7 @@ async fn dlrs_in_either_order_end_delivered_and_unknown_or_unauthenticated_ones_
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn a_rejecting_smsc_ends_the_notice_failed(pool: PgPool) {
-    let rig = KannelRig::start().await;
+    let rig = KannelRig::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), true).await;
     let (e, api) = on_kannel(pool, Some(&rig), Some("reject"), 1).await;
     assert_eq!(e.tick().await, 1);
     let (_, _, reason) = wait_for_state(&e, "failed").await;
@@ -203,7 +204,7 @@ async fn a_rejecting_smsc_ends_the_notice_failed(pool: PgPool) {
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn an_unroutable_message_fails_at_hand_over_with_kannels_answer_kept(pool: PgPool) {
-    let rig = KannelRig::start().await;
+    let rig = KannelRig::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), true).await;
     let (e, api) = on_kannel(pool, Some(&rig), Some("unroutable"), 1).await;
     e.tick().await;
     let (id, _, _) = wait_for_state(&e, "failed").await;
@@ -218,7 +219,7 @@ async fn an_unroutable_message_fails_at_hand_over_with_kannels_answer_kept(pool:
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn an_smsc_outage_queues_in_kannel_and_the_notice_is_delivered_once_the_smsc_is_back(pool: PgPool) {
-    let mut rig = KannelRig::start().await;
+    let mut rig = KannelRig::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), true).await;
     rig.stop_fakesmsc().await;
     let (e, api) = on_kannel(pool, Some(&rig), None, 1).await;
     assert_eq!(e.tick().await, 1);

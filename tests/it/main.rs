@@ -11,7 +11,6 @@ mod files;
 mod helpers;
 mod intake_queue;
 mod kannel;
-mod kannel_rig;
 mod lifecycle;
 mod outbox;
 mod smsru;

@@ -1,9 +1,9 @@
-//! A real Kannel for tests: bearerbox and smsbox from Debian's `kannel` package, Kannel's own `fakesmsc` as the
-//! SMSC, and a second "reject" SMSC (Kannel's generic HTTP SMSC posting to a tiny server here that answers
-//! `REJECT`). Every rig has its own directory and ports. `scripts/test` installs the packages when missing.
+//! A real Kannel for tests and `bench sms`: bearerbox and smsbox from Debian's `kannel` package, Kannel's own
+//! `fakesmsc` as the SMSC, and a second "reject" SMSC (Kannel's generic HTTP SMSC posting to a tiny server here
+//! that answers `REJECT`). Every rig has its own directory and ports. `scripts/test` installs the packages.
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::Stdio,
     time::{Duration, Instant},
 };
@@ -26,6 +26,7 @@ pub struct AtSmsc {
 
 pub struct KannelRig {
     dir: PathBuf,
+    log_messages: bool,
     pub sendsms_url: String,
     fake_port: u16,
     admin_port: u16,
@@ -47,12 +48,16 @@ fn log_file(dir: &std::path::Path, name: &str) -> Stdio {
 }
 
 impl KannelRig {
-    pub async fn start() -> Self {
+    /// Starts a rig under `parent`; `log_messages`: the fake SMSC logs every message (for [`Self::at_smsc`]).
+    ///
+    /// # Panics
+    /// Kannel is not installed, or a box does not come up within 20 s (the message names the rig's directory).
+    pub async fn start(parent: &Path, log_messages: bool) -> Self {
         assert!(
-            std::path::Path::new(BEARERBOX).exists() && std::path::Path::new(FAKESMSC).exists(),
+            Path::new(BEARERBOX).exists() && Path::new(FAKESMSC).exists(),
             "Kannel is not installed: run scripts/test (it installs the kannel and kannel-extras packages)"
         );
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("kannel-{}", uuid::Uuid::new_v4().simple()));
+        let dir = parent.join(format!("kannel-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let (admin_port, box_port, sendsms_port, fake_port, reject_smsc_port) =
             (free_port(), free_port(), free_port(), free_port(), free_port());
@@ -62,12 +67,13 @@ impl KannelRig {
             let app = axum::Router::new().fallback(|| async { "REJECT" });
             let _ = axum::serve(reject_listener, app).await;
         });
-        let conf = include_str!("kannel.conf.in")
+        let conf = include_str!("../config/kannel-rig.conf.in")
             .replace("@ADMIN_PORT@", &admin_port.to_string())
             .replace("@BOX_PORT@", &box_port.to_string())
             .replace("@SENDSMS_PORT@", &sendsms_port.to_string())
             .replace("@FAKE_PORT@", &fake_port.to_string())
             .replace("@REJECT_SMSC_PORT@", &reject_smsc_port.to_string())
+            .replace("@LOG_LEVEL@", if log_messages { "1" } else { "2" })
             .replace("@REJECT_URL@", &format!("http://127.0.0.1:{reject_port}/smsc/reject"));
         std::fs::write(dir.join("kannel.conf"), conf).unwrap();
         let spawn = |bin: &str, log: &str| {
@@ -89,6 +95,7 @@ impl KannelRig {
             fakesmsc: None,
             reject,
             dir: dir.clone(),
+            log_messages,
         };
         rig.wait_for_status("SMSC connections", Duration::from_secs(20)).await;
         rig.children.push(spawn(SMSBOX, "smsbox.out"));
@@ -106,7 +113,7 @@ impl KannelRig {
         let child = Command::new(FAKESMSC)
             .args([
                 "-v",
-                "0",
+                if self.log_messages { "0" } else { "2" },
                 "-H",
                 "127.0.0.1",
                 "-r",
