@@ -111,9 +111,9 @@ impl DispatchSettings {
                 "dispatch.lease_secs must be at least 2 and above dispatch.provider_timeout_secs (at least 1)",
             ));
         }
-        if !["simulator", "kannel", "smsru", "failover"].contains(&self.sms_provider.as_str()) {
+        if !["simulator", "kannel", "smsru", "smsc", "failover"].contains(&self.sms_provider.as_str()) {
             return Err(ConfigError::Invalid(
-                "dispatch.sms_provider must be \"simulator\", \"kannel\", \"smsru\" or \"failover\"",
+                "dispatch.sms_provider must be \"simulator\", \"kannel\", \"smsru\", \"smsc\" or \"failover\"",
             ));
         }
         if self.voice_provider != "simulator" {

@@ -11,6 +11,29 @@ use super::{ConfigError, Secret};
 pub struct GatewaySettings {
     pub kannel: Option<KannelSettings>,
     pub smsru: Option<SmsRuSettings>,
+    pub smsc: Option<SmscSettings>,
+}
+
+/// An SMSC.ru-compatible HTTP API (`/sys/send.php`, `/sys/status.php`, status callbacks to the handler URL set in
+/// the account).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmscSettings {
+    /// e.g. `https://smsc.ru` (or the gateway simulator's address).
+    pub base_url: String,
+    pub login: String,
+    pub password: Secret,
+    pub sender: String,
+    pub registered_senders: Vec<String>,
+    /// The path token of our handler URL `/callbacks/smsc/{callback_token}`.
+    pub callback_token: Secret,
+    pub concurrency: usize,
+    pub rate_per_second: u32,
+    pub burst: u32,
+    pub timeout_secs: u64,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub price_per_segment: Decimal,
+    #[serde(default = "default_priority")]
+    pub priority: u32,
 }
 
 /// An SMS.ru-compatible HTTP API (`/sms/send`, `/sms/status`, callbacks to the URL set in the account).
@@ -78,6 +101,15 @@ impl GatewaySettings {
     pub fn check(&self) -> Result<(), ConfigError> {
         if let Some(k) = &self.kannel {
             k.check()?;
+        }
+        if let Some(k) = &self.smsc {
+            check_common(
+                "gateways.smsc",
+                &k.sender,
+                &k.registered_senders,
+                &k.callback_token,
+                [k.concurrency, k.rate_per_second as usize, k.timeout_secs as usize],
+            )?;
         }
         if let Some(k) = &self.smsru {
             check_common(

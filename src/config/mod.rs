@@ -12,7 +12,7 @@ use serde::Deserialize;
 pub mod dispatch;
 pub use dispatch::{DispatchSettings, PlannerSettings, PolicySettings, SimJournal, SimulatorSettings};
 pub mod gateways;
-pub use gateways::{GatewaySettings, KannelSettings, SmsRuSettings};
+pub use gateways::{GatewaySettings, KannelSettings, SmsRuSettings, SmscSettings};
 
 /// The defaults shipped with the binary; identical to `config/default.toml`.
 const DEFAULTS: &str = include_str!("../../config/default.toml");
@@ -200,7 +200,8 @@ impl Settings {
         let configured = match settings.dispatch.sms_provider.as_str() {
             "kannel" => g.kannel.is_some(),
             "smsru" => g.smsru.is_some(),
-            "failover" => g.kannel.is_some() || g.smsru.is_some(),
+            "smsc" => g.smsc.is_some(),
+            "failover" => g.kannel.is_some() || g.smsru.is_some() || g.smsc.is_some(),
             _ => true,
         };
         if !configured {

@@ -12,6 +12,7 @@ use crate::{
         kannel::Kannel,
         limits::ProviderLimits,
         simulator::Simulator,
+        smsc::Smsc,
         smsru::SmsRu,
     },
 };
@@ -70,6 +71,13 @@ fn configured(settings: &Settings) -> Result<Vec<(u32, Built)>, DispatchError> {
         out.push((
             k.priority,
             ("kannel".into(), gw, (k.rate_per_second, k.burst, k.concurrency)),
+        ));
+    }
+    if let Some(k) = &g.smsc {
+        let gw: Arc<dyn SmsGateway> = Arc::new(Smsc::new(k.clone()).map_err(DispatchError::Gateway)?);
+        out.push((
+            k.priority,
+            ("smsc".into(), gw, (k.rate_per_second, k.burst, k.concurrency)),
         ));
     }
     if let Some(k) = &g.smsru {

@@ -7,6 +7,7 @@ pub mod failover;
 pub mod kannel;
 pub mod limits;
 pub mod simulator;
+pub mod smsc;
 pub mod smsru;
 
 use std::{future::Future, pin::Pin};

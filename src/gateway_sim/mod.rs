@@ -1,8 +1,9 @@
-//! `debtor-notify gateway-sim`: an HTTP server speaking providers' real wire formats (SMS.ru so far) with
+//! `debtor-notify gateway-sim`: an HTTP server speaking providers' real wire formats (SMS.ru and SMSC.ru) with
 //! configurable latency, error rates, delivery mix and report delay, sending callbacks to a configured URL, and
 //! `/stats` counting what it received per phone, so tests and benchmarks count real sends. Outcomes are drawn
 //! from a seeded hash of (number, text, how many times that pair came), so runs repeat.
 
+mod smsc;
 mod smsru;
 
 use std::{
@@ -26,6 +27,14 @@ pub struct SimConfig {
     /// Where SMS.ru-style callbacks go (our `/callbacks/smsru/{token}`); none: no callbacks.
     #[arg(long)]
     pub smsru_callback: Option<String>,
+    /// The SMSC.ru login and password it accepts.
+    #[arg(long, default_value = "sim")]
+    pub smsc_login: String,
+    #[arg(long, default_value = "sim-psw")]
+    pub smsc_password: String,
+    /// Where SMSC.ru-style status callbacks go (our `/callbacks/smsc/{token}`); none: no callbacks.
+    #[arg(long)]
+    pub smsc_callback: Option<String>,
     /// Delay before answering each request, milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -54,6 +63,9 @@ impl SimConfig {
         Self {
             smsru_api_id: "sim-api-id".into(),
             smsru_callback: None,
+            smsc_login: "sim".into(),
+            smsc_password: "sim-psw".into(),
+            smsc_callback: None,
             latency_ms: 0,
             retryable_pct: 0,
             permanent_pct: 0,
@@ -134,6 +146,7 @@ pub fn router(config: SimConfig) -> Router {
     tokio::spawn(smsru::send_callbacks(sim.clone(), rx));
     Router::new()
         .merge(smsru::router())
+        .merge(smsc::router())
         .route("/stats", get(stats))
         .route("/control/outage/{on}", post(outage))
         .with_state(sim)

@@ -34,7 +34,7 @@ async fn used_get() -> Json<Value> {
     error(210, "GET used where POST is required")
 }
 
-async fn pause(sim: &Sim) -> Option<Response> {
+pub(super) async fn pause(sim: &Sim) -> Option<Response> {
     if sim.config.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(sim.config.latency_ms)).await;
     }

@@ -20,7 +20,7 @@ use super::{AppState, constant_time_eq};
 use crate::{
     clock::SharedClock,
     dispatch::reports,
-    gateway::{DeliveryReport, kannel, smsru},
+    gateway::{DeliveryReport, kannel, smsc, smsru},
     telemetry::error_chain,
 };
 
@@ -77,6 +77,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/callbacks/kannel/{token}", get(kannel_dlr).post(kannel_dlr))
         .route("/callbacks/smsru/{token}", post(smsru_callback))
+        .route("/callbacks/smsc/{token}", post(smsc_callback).get(smsc_callback_get))
 }
 
 /// `GET /callbacks/kannel/{token}?ref=&attempt=&status=%d&ts=%T&reply=%A&smsc=%i&fid=%F` (the dlr-url we give).
@@ -134,6 +135,46 @@ async fn smsru_callback(
     let done = futures_util::future::join_all(reports.into_iter().map(|r| inbox.submit(r))).await;
     if done.iter().all(|ok| *ok) {
         (StatusCode::OK, "100").into_response()
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    }
+}
+
+/// `POST /callbacks/smsc/{token}` (form `id`, `phone`, `status`, `err`, `ts`), answered `OK` once recorded.
+async fn smsc_callback(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Response {
+    smsc_report(&state, &token, &f).await
+}
+
+/// The same as a GET with query parameters (SMSC can call either way).
+async fn smsc_callback_get(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(f): Query<HashMap<String, String>>,
+) -> Response {
+    smsc_report(&state, &token, &f).await
+}
+
+async fn smsc_report(state: &AppState, token: &str, f: &HashMap<String, String>) -> Response {
+    let Some(k) = &state.settings.gateways.smsc else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !constant_time_eq(token.as_bytes(), k.callback_token.expose().as_bytes()) {
+        warn!(provider = "smsc", "callback with a wrong path token refused");
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let report = match smsc::parse_callback(f, state.clock.now()) {
+        Ok(r) => r,
+        Err(field) => {
+            warn!(provider = "smsc", field, "malformed status callback refused");
+            return (StatusCode::BAD_REQUEST, format!("bad or missing field: {field}\n")).into_response();
+        }
+    };
+    if state.report_inbox().submit(report).await {
+        (StatusCode::OK, "OK\n").into_response()
     } else {
         StatusCode::SERVICE_UNAVAILABLE.into_response()
     }

@@ -24,17 +24,7 @@ async fn with_the_first_provider_down_every_notice_goes_once_through_the_next_an
     let rig = KannelRig::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), true).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim = format!("http://{}", listener.local_addr().unwrap());
-    let config = SimConfig {
-        smsru_api_id: "sim-api-id".into(),
-        smsru_callback: None,
-        latency_ms: 0,
-        retryable_pct: 0,
-        permanent_pct: 0,
-        delivered_pct: 100,
-        undelivered_pct: 0,
-        report_delay_ms: 0,
-        seed: 1,
-    };
+    let config = SimConfig::default_instant();
     tokio::spawn(gateway_sim::serve(listener, config));
     reqwest::Client::new()
         .post(format!("{sim}/control/outage/on"))

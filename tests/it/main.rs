@@ -13,5 +13,5 @@ mod intake_queue;
 mod kannel;
 mod lifecycle;
 mod outbox;
-mod smsru;
+mod sms_apis;
 mod templates;

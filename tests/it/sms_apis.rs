@@ -1,11 +1,11 @@
-//! The SMS.ru adapter against the gateway simulator speaking SMS.ru's wire format: sends counted once at the
+//! The SMS.ru and SMSC.ru adapters against the gateway simulator speaking their wire formats: sends counted once at the
 //! provider, delivery by signed callbacks (duplicates and out-of-order absorbed, bad signatures and tokens
 //! refused), status polling when no callback comes, error classes, and an outage that drains by retries.
 
 use std::time::Duration;
 
 use debtor_notify::{
-    config::{Secret, Settings, SmsRuSettings},
+    config::{Secret, Settings, SmsRuSettings, SmscSettings},
     gateway::smsru::callback_hash,
     gateway_sim::{self, SimConfig},
 };
@@ -21,17 +21,21 @@ const START: &str = "2026-12-01T05:00:00Z";
 const TOKEN: &str = "smsru-callback-token-0123456789";
 const API_ID: &str = "sim-api-id";
 
-fn sim_config(callback: Option<String>) -> SimConfig {
-    SimConfig {
-        smsru_api_id: API_ID.into(),
-        smsru_callback: callback,
-        latency_ms: 0,
-        retryable_pct: 0,
-        permanent_pct: 0,
-        delivered_pct: 100,
-        undelivered_pct: 0,
-        report_delay_ms: 0,
-        seed: 1,
+/// SMSC.ru settings pointed at the simulator.
+pub(crate) fn smsc_settings(sim: &str) -> SmscSettings {
+    SmscSettings {
+        base_url: sim.to_owned(),
+        login: "sim".into(),
+        password: Secret::new("sim-psw"),
+        sender: "DEBTNOTIFY".into(),
+        registered_senders: vec!["DEBTNOTIFY".into()],
+        callback_token: Secret::new(TOKEN),
+        concurrency: 16,
+        rate_per_second: 1000,
+        burst: 100,
+        timeout_secs: 5,
+        price_per_segment: "2.20".parse().unwrap(),
+        priority: 3,
     }
 }
 
@@ -50,17 +54,20 @@ fn free_port() -> u16 {
 }
 
 /// An engine on SMS.ru pointed at a fresh simulator; `callbacks`: whether the simulator calls us back.
-async fn rig(pool: PgPool, debtors: usize, callbacks: bool, tune: impl FnOnce(&mut SimConfig)) -> Rig {
+async fn rig(pool: PgPool, provider: &str, debtors: usize, callbacks: bool, tune: impl FnOnce(&mut SimConfig)) -> Rig {
     let port = free_port();
     let mut s: Settings = engine_settings(&pool);
     s.http.listen = format!("127.0.0.1:{port}").parse().unwrap();
-    let callback = callbacks.then(|| format!("http://127.0.0.1:{port}/callbacks/smsru/{TOKEN}"));
-    let mut config = sim_config(callback);
+    let callback = |kind: &str| callbacks.then(|| format!("http://127.0.0.1:{port}/callbacks/{kind}/{TOKEN}"));
+    let mut config = SimConfig::default_instant();
+    config.smsru_callback = callback("smsru");
+    config.smsc_callback = callback("smsc");
     tune(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(gateway_sim::serve(listener, config));
-    s.dispatch.sms_provider = "smsru".into();
+    s.dispatch.sms_provider = provider.into();
+    s.gateways.smsc = Some(smsc_settings(&sim));
     s.gateways.smsru = Some(SmsRuSettings {
         base_url: sim.clone(),
         api_id: Secret::new(API_ID),
@@ -140,7 +147,7 @@ impl Rig {
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn notices_go_out_once_each_through_the_smsru_api_and_its_signed_callbacks_deliver_them(pool: PgPool) {
-    let r = rig(pool, 5, true, |_| {}).await;
+    let r = rig(pool, "smsru", 5, true, |_| {}).await;
     assert_eq!(r.e.tick().await, 5);
     r.wait_all("delivered", 5).await;
     let stats = r.stats().await;
@@ -159,7 +166,7 @@ async fn notices_go_out_once_each_through_the_smsru_api_and_its_signed_callbacks
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn duplicate_and_late_callbacks_are_absorbed_and_bad_signatures_or_tokens_are_refused(pool: PgPool) {
-    let r = rig(pool, 1, false, |_| {}).await;
+    let r = rig(pool, "smsru", 1, false, |_| {}).await;
     assert_eq!(r.e.tick().await, 1);
     r.wait_all("submitted", 1).await;
     let (id, sms_id): (i64, String) = sqlx::query_as("select notification_id, provider_message_id from notification")
@@ -201,7 +208,7 @@ async fn duplicate_and_late_callbacks_are_absorbed_and_bad_signatures_or_tokens_
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn without_a_callback_the_status_is_polled_and_the_notice_delivered(pool: PgPool) {
-    let r = rig(pool, 1, false, |_| {}).await;
+    let r = rig(pool, "smsru", 1, false, |_| {}).await;
     r.e.tick().await;
     r.wait_all("submitted", 1).await;
     // Past the report timeout: the reconciler asks /sms/status by the recorded sms_id.
@@ -213,7 +220,7 @@ async fn without_a_callback_the_status_is_polled_and_the_notice_delivered(pool: 
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn a_permanent_refusal_fails_the_notice_with_the_providers_code_kept(pool: PgPool) {
-    let r = rig(pool.clone(), 1, true, |c| c.permanent_pct = 100).await;
+    let r = rig(pool.clone(), "smsru", 1, true, |c| c.permanent_pct = 100).await;
     r.e.tick().await;
     r.wait_all("failed", 1).await;
     let code: Option<String> = sqlx::query_scalar("select error_code from attempt")
@@ -226,7 +233,7 @@ async fn a_permanent_refusal_fails_the_notice_with_the_providers_code_kept(pool:
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn an_outage_is_retried_with_backoff_and_drains_without_a_duplicate_send(pool: PgPool) {
-    let r = rig(pool, 3, true, |_| {}).await;
+    let r = rig(pool, "smsru", 3, true, |_| {}).await;
     let control = |on: &str| format!("{}/control/outage/{on}", r.sim);
     reqwest::Client::new().post(control("on")).send().await.unwrap();
     assert_eq!(r.e.tick().await, 3);
@@ -246,5 +253,61 @@ async fn an_outage_is_retried_with_backoff_and_drains_without_a_duplicate_send(p
     assert_eq!(r.e.tick().await, 3);
     r.wait_all("delivered", 3).await;
     assert_eq!(r.stats().await["received"], 3, "each number reached the provider once");
+    r.stop().await;
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn notices_go_out_once_each_through_the_smsc_api_and_its_callbacks_deliver_them(pool: PgPool) {
+    let r = rig(pool, "smsc", 4, true, |_| {}).await;
+    assert_eq!(r.e.tick().await, 4);
+    r.wait_all("delivered", 4).await;
+    assert_eq!(r.stats().await["received"], 4);
+    let ids: Vec<(i64, String)> = sqlx::query_as("select notification_id, provider_message_id from notification")
+        .fetch_all(&r.e.pool)
+        .await
+        .unwrap();
+    assert!(
+        ids.iter().all(|(id, p)| p.starts_with(&format!("{id}:79"))),
+        "our id is SMSC's id: {ids:?}"
+    );
+    r.stop().await;
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn smsc_is_polled_without_callbacks_and_refuses_the_same_id_twice_as_in_doubt(pool: PgPool) {
+    use debtor_notify::gateway::{GatewayError, SmsGateway, SmsRequest, smsc::Smsc};
+    let r = rig(pool, "smsc", 1, false, |c| c.permanent_pct = 0).await;
+    r.e.tick().await;
+    r.wait_all("submitted", 1).await;
+    r.e.set("2026-12-01T05:20:00Z");
+    r.e.dispatcher.reconcile_once().await.unwrap();
+    r.wait_all("delivered", 1).await;
+    let smsc = Smsc::new(smsc_settings(&r.sim)).unwrap();
+    let req = SmsRequest {
+        client_ref: "424242".into(),
+        attempt: 1,
+        to: "+79120009999".into(),
+        text: "Проверка".into(),
+        sender: None,
+    };
+    assert!(smsc.send_sms(&req).await.is_ok());
+    let again = smsc.send_sms(&req).await.unwrap_err();
+    assert!(
+        matches!(&again, GatewayError::InDoubt { code, .. } if code == "smsc_9"),
+        "{again:?}"
+    );
+    r.stop().await;
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn an_undeliverable_number_at_smsc_fails_with_its_code(pool: PgPool) {
+    let r = rig(pool, "smsc", 1, true, |c| c.permanent_pct = 100).await;
+    r.e.tick().await;
+    r.wait_all("failed", 1).await;
+    let code: Option<String> = sqlx::query_scalar("select error_code from attempt")
+        .fetch_one(&r.e.pool)
+        .await
+        .unwrap();
+    assert_eq!(code.as_deref(), Some("smsc_8"));
     r.stop().await;
 }
