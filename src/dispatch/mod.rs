@@ -3,6 +3,7 @@
 //! report-less hand-overs through the provider's status query. No transaction is held across a provider call.
 
 pub mod gate;
+mod handover;
 mod outcome;
 mod pass;
 mod providers;

@@ -12,7 +12,7 @@ use super::{
     reports::{self, report_transition},
 };
 use crate::{
-    gateway::{Accepted, CallRequest, DeliveryReport, GatewayError, SmsRequest},
+    gateway::{Accepted, DeliveryReport, GatewayError},
     render::sms,
     storage::{
         delivery::ReportTarget,
@@ -96,7 +96,7 @@ impl Dispatcher {
         tx.commit().await?;
         let t2 = t0.elapsed();
         stats.handed_over = jobs.len();
-        let outcomes = futures_util::future::join_all(jobs.iter().map(|j| self.hand_over(j))).await;
+        let outcomes = self.hand_over_all(&jobs).await;
         let done = self.clock.now();
         let mut results: Vec<Transition> = Vec::with_capacity(jobs.len());
         let mut attempts = Vec::with_capacity(jobs.len());
@@ -279,47 +279,5 @@ impl Dispatcher {
             segments: if is_sms { segments } else { 0 },
             text,
         })
-    }
-
-    async fn hand_over(&self, job: &Job) -> Outcome {
-        self.campaigns.acquire(job.campaign_id, job.rate_per_minute).await;
-        let voice = job.channel == "voice";
-        let _slot = if voice {
-            self.voice_limits.acquire().await
-        } else {
-            self.sms_limits.acquire().await
-        };
-        let timeout = Duration::seconds(self.settings.dispatch.provider_timeout_secs);
-        if self.clock.now() + timeout >= job.lease_until {
-            return Outcome::Released;
-        }
-        let client_ref = job.id.to_string();
-        let attempt = u32::try_from(job.attempt).unwrap_or(1);
-        let call = async {
-            if voice {
-                let req = CallRequest {
-                    client_ref,
-                    attempt,
-                    to: job.to.clone(),
-                    script: job.text.clone(),
-                    caller_id: None,
-                };
-                self.voice.place_call(&req).await
-            } else {
-                let req = SmsRequest {
-                    client_ref,
-                    attempt,
-                    to: job.to.clone(),
-                    text: job.text.clone(),
-                    sender: None,
-                };
-                self.sms.send_sms(&req).await
-            }
-        };
-        match tokio::time::timeout(timeout.to_std().unwrap_or_default(), call).await {
-            Err(_) => Outcome::Timeout,
-            Ok(Ok(a)) => Outcome::Accepted(a),
-            Ok(Err(e)) => Outcome::Error(e),
-        }
     }
 }

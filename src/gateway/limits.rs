@@ -47,6 +47,27 @@ impl ProviderLimits {
     }
 }
 
+impl ProviderLimits {
+    /// Waits for `n` tokens (one request carrying `n` messages) and one slot.
+    pub async fn acquire_n(&self, n: usize) -> OwnedSemaphorePermit {
+        {
+            let _turn = self.queue.lock().await;
+            let n = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+            // More than the burst can never be granted at once: take them one by one.
+            if self.rate.until_n_ready(nonzero(n)).await.is_err() {
+                for _ in 0..n {
+                    self.rate.until_ready().await;
+                }
+            }
+        }
+        loop {
+            if let Ok(permit) = self.slots.clone().acquire_owned().await {
+                return permit;
+            }
+        }
+    }
+}
+
 /// Token buckets per campaign (`rate_per_minute`), created on first use.
 #[derive(Debug, Default)]
 pub struct CampaignRates {

@@ -163,6 +163,21 @@ pub trait SmsGateway: Send + Sync {
     fn name(&self) -> &str;
     /// Hands one SMS over.
     fn send_sms<'a>(&'a self, req: &'a SmsRequest) -> BoxFuture<'a, Result<Accepted, GatewayError>>;
+    /// How many SMS one request may carry (1: no batches).
+    fn max_batch(&self) -> usize {
+        1
+    }
+    /// Hands several SMS (distinct numbers) over in one request; one result per request, in order. Called
+    /// only when [`SmsGateway::max_batch`] is above 1.
+    fn send_batch<'a>(&'a self, reqs: &'a [SmsRequest]) -> BoxFuture<'a, Vec<Result<Accepted, GatewayError>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in reqs {
+                out.push(self.send_sms(r).await);
+            }
+            out
+        })
+    }
     /// Looks up one of our references (reconciliation of in-doubt hand-overs), or the provider's id when the
     /// accept was recorded (providers that only know their own ids).
     fn sms_status<'a>(

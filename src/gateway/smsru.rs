@@ -83,24 +83,31 @@ impl SmsRu {
         if a.status != "OK" {
             return Err(request_error(a.status_code, a.status_text.as_deref()));
         }
-        match a.sms.get(to) {
-            Some(e) if e.status == "OK" => e
-                .sms_id
-                .clone()
-                .map(|id| Accepted {
-                    provider: None,
-                    provider_message_id: id,
-                })
-                .ok_or_else(|| GatewayError::Retryable {
-                    code: "smsru_no_sms_id".into(),
-                    detail: "accepted without an sms_id".into(),
-                }),
-            Some(e) => Err(request_error(e.status_code, e.status_text.as_deref())),
-            None => Err(GatewayError::Retryable {
-                code: "smsru_bad_answer".into(),
-                detail: "no entry for the number".into(),
-            }),
-        }
+        entry_result(a.sms.get(to))
+    }
+
+    /// Several messages in one request (`to[PHONE]=TEXT`, distinct numbers): one result per message.
+    async fn send_many(&self, reqs: &[SmsRequest]) -> Vec<Result<Accepted, GatewayError>> {
+        let s = &self.settings;
+        let keys: Vec<String> = reqs
+            .iter()
+            .map(|r| format!("to[{}]", r.to.trim_start_matches('+')))
+            .collect();
+        let mut form: Vec<(&str, &str)> = vec![("api_id", s.api_id.expose()), ("from", &s.sender), ("json", "1")];
+        form.extend(keys.iter().zip(reqs).map(|(k, r)| (k.as_str(), r.text.as_str())));
+        let a = match self.post("/sms/send", &form).await {
+            Ok(a) if a.status == "OK" => a,
+            Ok(a) => {
+                return reqs
+                    .iter()
+                    .map(|_| Err(request_error(a.status_code, a.status_text.as_deref())))
+                    .collect();
+            }
+            Err(e) => return reqs.iter().map(|_| Err(e.clone())).collect(),
+        };
+        reqs.iter()
+            .map(|r| entry_result(a.sms.get(r.to.trim_start_matches('+'))))
+            .collect()
     }
 
     async fn status(&self, sms_id: &str) -> Result<StatusAnswer, GatewayError> {
@@ -129,6 +136,29 @@ impl SmsRu {
 }
 
 /// A refused connection sent nothing (retryable); a timeout or a connection lost mid-request may have.
+/// One number's entry of a send answer.
+fn entry_result(e: Option<&Entry>) -> Result<Accepted, GatewayError> {
+    match e {
+        Some(e) if e.status == "OK" => e
+            .sms_id
+            .clone()
+            .map(|id| Accepted {
+                provider: None,
+                provider_message_id: id,
+            })
+            .ok_or_else(|| GatewayError::InDoubt {
+                code: "smsru_no_sms_id".into(),
+                detail: "accepted without an sms_id".into(),
+            }),
+        Some(e) => Err(request_error(e.status_code, e.status_text.as_deref())),
+        // The request was taken but says nothing of this number: it may have been sent.
+        None => Err(GatewayError::InDoubt {
+            code: "smsru_bad_answer".into(),
+            detail: "no entry for the number".into(),
+        }),
+    }
+}
+
 fn transport(e: reqwest::Error) -> GatewayError {
     let detail = crate::telemetry::error_chain(&e);
     if e.is_connect() {
@@ -254,6 +284,14 @@ impl SmsGateway for SmsRu {
 
     fn send_sms<'a>(&'a self, req: &'a SmsRequest) -> BoxFuture<'a, Result<Accepted, GatewayError>> {
         Box::pin(self.send(req))
+    }
+
+    fn max_batch(&self) -> usize {
+        100
+    }
+
+    fn send_batch<'a>(&'a self, reqs: &'a [SmsRequest]) -> BoxFuture<'a, Vec<Result<Accepted, GatewayError>>> {
+        Box::pin(self.send_many(reqs))
     }
 
     fn sms_status<'a>(

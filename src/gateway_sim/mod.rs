@@ -92,6 +92,8 @@ pub struct Sim {
     sends: Mutex<HashMap<(String, u64), u64>>,
     next_id: AtomicU64,
     received: AtomicU64,
+    /// Send requests (one may carry many messages).
+    send_requests: AtomicU64,
     /// Requests refused during an outage.
     refused: AtomicU64,
     callbacks_sent: AtomicU64,
@@ -138,6 +140,7 @@ pub fn router(config: SimConfig) -> Router {
         next_id: AtomicU64::new(1),
         received: AtomicU64::new(0),
         refused: AtomicU64::new(0),
+        send_requests: AtomicU64::new(0),
         callbacks_sent: AtomicU64::new(0),
         callbacks_acknowledged: AtomicU64::new(0),
         outage: AtomicBool::new(false),
@@ -165,6 +168,7 @@ async fn stats(State(sim): State<Arc<Sim>>) -> Json<serde_json::Value> {
     Json(json!({
         "received": sim.received.load(Ordering::Relaxed),
         "refused": sim.refused.load(Ordering::Relaxed),
+        "send_requests": sim.send_requests.load(Ordering::Relaxed),
         "per_phone": per_phone,
         "callbacks": {
             "sent": sim.callbacks_sent.load(Ordering::Relaxed),

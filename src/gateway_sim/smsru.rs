@@ -49,24 +49,35 @@ async fn send(State(sim): State<Arc<Sim>>, axum::Form(f): axum::Form<HashMap<Str
     if let Some(r) = pause(&sim).await {
         return r;
     }
+    sim.send_requests.fetch_add(1, Ordering::Relaxed);
     if f.get("api_id") != Some(&sim.config.smsru_api_id) {
         return error(200, "bad api_id").into_response();
     }
-    let text = f.get("msg").cloned().unwrap_or_default();
-    if text.is_empty() {
+    // Either `to=P1,P2&msg=TEXT`, or `to[P1]=TEXT1&to[P2]=TEXT2`.
+    let mut recipients: Vec<(String, String)> = f
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("to[")?.strip_suffix(']')?.to_owned(), v.clone())))
+        .collect();
+    if recipients.is_empty() {
+        let text = f.get("msg").cloned().unwrap_or_default();
+        recipients = f
+            .get("to")
+            .map(String::as_str)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(|p| (p.to_owned(), text.clone()))
+            .collect();
+    }
+    if recipients.is_empty() || recipients.iter().any(|(_, t)| t.is_empty()) {
         return error(203, "no text").into_response();
     }
     let mut out = serde_json::Map::new();
-    for phone in f
-        .get("to")
-        .map(String::as_str)
-        .unwrap_or_default()
-        .split(',')
-        .filter(|p| !p.is_empty())
-    {
-        let n = sim.count(phone, &text);
+    for (phone, text) in &recipients {
+        let (phone, text) = (phone.as_str(), text.as_str());
+        let n = sim.count(phone, text);
         let c = &sim.config;
-        let r = sim.roll(phone, &text, n, 0);
+        let r = sim.roll(phone, text, n, 0);
         if r < c.retryable_pct {
             return error(220, "service temporarily unavailable").into_response();
         }
@@ -77,7 +88,7 @@ async fn send(State(sim): State<Arc<Sim>>, axum::Form(f): axum::Form<HashMap<Str
             );
             continue;
         }
-        let d = sim.roll(phone, &text, n, 1);
+        let d = sim.roll(phone, text, n, 1);
         let final_code = if d < c.delivered_pct {
             103
         } else if d < c.delivered_pct + c.undelivered_pct {

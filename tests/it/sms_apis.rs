@@ -152,6 +152,10 @@ async fn notices_go_out_once_each_through_the_smsru_api_and_its_signed_callbacks
     r.wait_all("delivered", 5).await;
     let stats = r.stats().await;
     assert_eq!(stats["received"], 5, "{stats}");
+    assert_eq!(
+        stats["send_requests"], 1,
+        "five numbers in one request (to[PHONE]=TEXT): {stats}"
+    );
     assert!(stats["per_phone"].as_object().unwrap().values().all(|v| v == 1));
     let ids: Vec<Option<String>> = sqlx::query_scalar("select provider_message_id from notification")
         .fetch_all(&r.e.pool)
