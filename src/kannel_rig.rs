@@ -35,7 +35,9 @@ pub struct KannelRig {
     reject: tokio::task::JoinHandle<()>,
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on now (bound and released; tests and the bench pick their ports with it).
+#[must_use]
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::http::transport_error;
 use super::{Accepted, BoxFuture, GatewayError, ReportState, SmsGateway, SmsRequest, StatusAnswer};
 use crate::config::KannelSettings;
 
@@ -74,9 +75,9 @@ impl Kannel {
             .query(&query)
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(|e| transport_error("kannel", &e))?;
         let status = response.status().as_u16();
-        let body = response.text().await.map_err(transport)?;
+        let body = response.text().await.map_err(|e| transport_error("kannel", &e))?;
         classify(status, body.trim()).map(|()| Accepted {
             provider: None,
             provider_message_id: format!("{}.{}", req.client_ref, req.attempt),
@@ -109,27 +110,6 @@ fn classify(status: u16, body: &str) -> Result<(), GatewayError> {
             code: format!("kannel_{status}"),
             detail,
         }),
-    }
-}
-
-/// A refused connection sent nothing (retryable); a timeout or a connection lost mid-request may have.
-fn transport(e: reqwest::Error) -> GatewayError {
-    let detail = crate::telemetry::error_chain(&e);
-    if e.is_connect() {
-        GatewayError::Retryable {
-            code: "kannel_unreachable".into(),
-            detail,
-        }
-    } else {
-        GatewayError::InDoubt {
-            code: if e.is_timeout() {
-                "kannel_timeout"
-            } else {
-                "kannel_transport"
-            }
-            .into(),
-            detail,
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`simulator`] and the [`kannel`] adapter; SMS.ru, SMSC.ru and telephony implement the same traits.
 
 pub mod failover;
+mod http;
 pub mod kannel;
 pub mod limits;
 pub mod simulator;

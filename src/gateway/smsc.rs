@@ -9,6 +9,7 @@ use std::{collections::HashMap, time::Duration};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::http::post_form;
 use super::{Accepted, BoxFuture, DeliveryReport, GatewayError, ReportState, SmsGateway, SmsRequest, StatusAnswer};
 use crate::config::SmscSettings;
 
@@ -55,18 +56,7 @@ impl Smsc {
 
     async fn call<T: serde::de::DeserializeOwned>(&self, path: &str, form: &[(&str, &str)]) -> Result<T, GatewayError> {
         let url = format!("{}{path}", self.settings.base_url.trim_end_matches('/'));
-        let r = self.http.post(url).form(form).send().await.map_err(transport)?;
-        let status = r.status().as_u16();
-        if status != 200 {
-            return Err(GatewayError::Retryable {
-                code: format!("smsc_http_{status}"),
-                detail: String::new(),
-            });
-        }
-        r.json().await.map_err(|e| GatewayError::Retryable {
-            code: "smsc_bad_answer".into(),
-            detail: crate::telemetry::error_chain(&e),
-        })
+        post_form(&self.http, url, form, "smsc").await
     }
 
     async fn send(&self, req: &SmsRequest) -> Result<Accepted, GatewayError> {
@@ -124,26 +114,6 @@ impl Smsc {
                 reason,
             },
         })
-    }
-}
-
-fn transport(e: reqwest::Error) -> GatewayError {
-    let detail = crate::telemetry::error_chain(&e);
-    if e.is_connect() {
-        GatewayError::Retryable {
-            code: "smsc_unreachable".into(),
-            detail,
-        }
-    } else {
-        GatewayError::InDoubt {
-            code: if e.is_timeout() {
-                "smsc_timeout"
-            } else {
-                "smsc_transport"
-            }
-            .into(),
-            detail,
-        }
     }
 }
 

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::http::post_form;
 use super::{Accepted, BoxFuture, DeliveryReport, GatewayError, ReportState, SmsGateway, SmsRequest, StatusAnswer};
 use crate::config::SmsRuSettings;
 
@@ -54,18 +55,7 @@ impl SmsRu {
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Answer, GatewayError> {
         let url = format!("{}{path}", self.settings.base_url.trim_end_matches('/'));
-        let r = self.http.post(url).form(form).send().await.map_err(transport)?;
-        let status = r.status().as_u16();
-        if status != 200 {
-            return Err(GatewayError::Retryable {
-                code: format!("smsru_http_{status}"),
-                detail: String::new(),
-            });
-        }
-        r.json().await.map_err(|e| GatewayError::Retryable {
-            code: "smsru_bad_answer".into(),
-            detail: crate::telemetry::error_chain(&e),
-        })
+        post_form(&self.http, url, form, "smsru").await
     }
 
     async fn send(&self, req: &SmsRequest) -> Result<Accepted, GatewayError> {
@@ -156,26 +146,6 @@ fn entry_result(e: Option<&Entry>) -> Result<Accepted, GatewayError> {
             code: "smsru_bad_answer".into(),
             detail: "no entry for the number".into(),
         }),
-    }
-}
-
-fn transport(e: reqwest::Error) -> GatewayError {
-    let detail = crate::telemetry::error_chain(&e);
-    if e.is_connect() {
-        GatewayError::Retryable {
-            code: "smsru_unreachable".into(),
-            detail,
-        }
-    } else {
-        GatewayError::InDoubt {
-            code: if e.is_timeout() {
-                "smsru_timeout"
-            } else {
-                "smsru_transport"
-            }
-            .into(),
-            detail,
-        }
     }
 }
 

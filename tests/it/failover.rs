@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use debtor_notify::{
-    config::{Secret, SmsRuSettings},
+    config::SmsRuSettings,
     gateway_sim::{self, SimConfig},
 };
 use sqlx::PgPool;
@@ -15,6 +15,7 @@ use crate::{
     api::Api,
     engine::{Engine, debtor_in, sms_campaign},
     kannel::kannel_settings,
+    sms_apis::smsru_settings,
 };
 
 const START: &str = "2026-12-01T05:00:00Z";
@@ -37,17 +38,10 @@ async fn with_the_first_provider_down_every_notice_goes_once_through_the_next_an
     s.dispatch.breaker_cooldown_secs = 600;
     s.dispatch.batch_size = 1;
     s.gateways.smsru = Some(SmsRuSettings {
-        base_url: sim.clone(),
-        api_id: Secret::new("sim-api-id"),
-        sender: "DEBTNOTIFY".into(),
-        registered_senders: vec!["DEBTNOTIFY".into()],
-        callback_token: Secret::new("smsru-callback-token-0123456789"),
         concurrency: 4,
         rate_per_second: 100,
         burst: 10,
-        timeout_secs: 5,
-        price_per_segment: "2.50".parse().unwrap(),
-        priority: 1,
+        ..smsru_settings(&sim)
     });
     let api = Api::spawn_with(s.clone()).await;
     let e = Engine::with(pool, s, START).await;

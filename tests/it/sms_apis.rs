@@ -8,6 +8,7 @@ use debtor_notify::{
     config::{Secret, Settings, SmsRuSettings, SmscSettings},
     gateway::smsru::callback_hash,
     gateway_sim::{self, SimConfig},
+    kannel_rig::free_port,
 };
 use serde_json::Value;
 use sqlx::PgPool;
@@ -20,6 +21,23 @@ use crate::{
 const START: &str = "2026-12-01T05:00:00Z";
 const TOKEN: &str = "smsru-callback-token-0123456789";
 const API_ID: &str = "sim-api-id";
+
+/// SMS.ru settings pointed at the simulator (priority 1).
+pub(crate) fn smsru_settings(sim: &str) -> SmsRuSettings {
+    SmsRuSettings {
+        base_url: sim.to_owned(),
+        api_id: Secret::new(API_ID),
+        sender: "DEBTNOTIFY".into(),
+        registered_senders: vec!["DEBTNOTIFY".into()],
+        callback_token: Secret::new(TOKEN),
+        concurrency: 16,
+        rate_per_second: 1000,
+        burst: 100,
+        timeout_secs: 5,
+        price_per_segment: "2.50".parse().unwrap(),
+        priority: 1,
+    }
+}
 
 /// SMSC.ru settings pointed at the simulator.
 pub(crate) fn smsc_settings(sim: &str) -> SmscSettings {
@@ -45,14 +63,6 @@ struct Rig {
     sim: String,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// An engine on SMS.ru pointed at a fresh simulator; `callbacks`: whether the simulator calls us back.
 async fn rig(pool: PgPool, provider: &str, debtors: usize, callbacks: bool, tune: impl FnOnce(&mut SimConfig)) -> Rig {
     let port = free_port();
@@ -68,19 +78,7 @@ async fn rig(pool: PgPool, provider: &str, debtors: usize, callbacks: bool, tune
     tokio::spawn(gateway_sim::serve(listener, config));
     s.dispatch.sms_provider = provider.into();
     s.gateways.smsc = Some(smsc_settings(&sim));
-    s.gateways.smsru = Some(SmsRuSettings {
-        base_url: sim.clone(),
-        api_id: Secret::new(API_ID),
-        sender: "DEBTNOTIFY".into(),
-        registered_senders: vec!["DEBTNOTIFY".into()],
-        callback_token: Secret::new(TOKEN),
-        concurrency: 16,
-        rate_per_second: 1000,
-        burst: 100,
-        timeout_secs: 5,
-        price_per_segment: "2.50".parse().unwrap(),
-        priority: 1,
-    });
+    s.gateways.smsru = Some(smsru_settings(&sim));
     let api = Api::spawn_with(s.clone()).await;
     let e = Engine::with(pool, s, START).await;
     e.store(
