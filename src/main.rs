@@ -48,7 +48,7 @@ enum Command {
     /// Batch reports.
     #[command(subcommand)]
     Batch(cli::batch::BatchCommand),
-    /// The gateway simulator: an HTTP server speaking the SMS.ru wire format, with callbacks and /stats.
+    /// The gateway simulator: an HTTP server speaking the SMS.ru and SMSC.ru wire formats, with callbacks and /stats.
     GatewaySim {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9090")]

@@ -27,9 +27,10 @@ pub struct SimConfig {
     /// Where SMS.ru-style callbacks go (our `/callbacks/smsru/{token}`); none: no callbacks.
     #[arg(long)]
     pub smsru_callback: Option<String>,
-    /// The SMSC.ru login and password it accepts.
+    /// The SMSC.ru login it accepts.
     #[arg(long, default_value = "sim")]
     pub smsc_login: String,
+    /// The SMSC.ru password it accepts.
     #[arg(long, default_value = "sim-psw")]
     pub smsc_password: String,
     /// Where SMSC.ru-style status callbacks go (our `/callbacks/smsc/{token}`); none: no callbacks.
@@ -44,9 +45,10 @@ pub struct SimConfig {
     /// Percent refused permanently (SMS.ru 207, no route).
     #[arg(long, default_value_t = 0)]
     pub permanent_pct: u32,
-    /// Of the accepted: percent delivered, and percent undelivered; the rest expire.
+    /// Of the accepted: percent delivered (the rest undelivered or expired).
     #[arg(long, default_value_t = 100)]
     pub delivered_pct: u32,
+    /// Of the accepted: percent undelivered (the rest of the non-delivered expire).
     #[arg(long, default_value_t = 0)]
     pub undelivered_pct: u32,
     /// Delay between the accept and its delivery callback, milliseconds.
