@@ -165,15 +165,18 @@ pub async fn record(
         .filter(|(id, r)| r.state.is_final() && in_flight(id) && first_final.insert(*id))
         .map(|(id, r)| accept_from_report(*id, r))
         .collect();
+    // A report the guard refuses (a duplicate, a late one) is still kept, as an event that changed nothing.
     let stages: Vec<Vec<Transition>> = rounds
         .iter()
         .map(|round| {
             round
                 .iter()
                 .filter_map(|&i| {
-                    targets
-                        .get(&resolved[i].0)
-                        .map(|t| report_transition(t, &resolved[i].1, now))
+                    let r = &resolved[i].1;
+                    targets.get(&resolved[i].0).map(|t| Transition {
+                        on_refusal: Some(r.state.as_str()),
+                        ..report_transition(t, r, now)
+                    })
                 })
                 .collect()
         })
@@ -181,26 +184,14 @@ pub async fn record(
     let mut all: Vec<&[Transition]> = vec![&accepts];
     all.extend(stages.iter().map(Vec::as_slice));
     let applied = notification::record_stages(pool, "provider", now, &all, &[]).await?;
-    let mut not_applied = (Vec::new(), Vec::new(), Vec::new());
-    let mut applied_n = 0;
-    for (round, ids) in rounds.iter().zip(applied.iter().skip(1)) {
-        for &i in round {
-            let (id, r) = &resolved[i];
-            if ids.contains(id) {
-                applied_n += 1;
-                continue;
-            }
-            not_applied.0.push(*id);
-            not_applied.1.push(r.state.as_str());
-            not_applied.2.push(
-                json!({"provider_message_id": r.provider_message_id, "reported_at": r.at, "reason": r.reason, "raw": r.raw}),
-            );
-        }
-    }
-    delivery::record_unapplied_reports(pool, now, &not_applied.0, &not_applied.1, &not_applied.2).await?;
+    let applied_n: usize = rounds
+        .iter()
+        .zip(applied.iter().skip(1))
+        .map(|(round, ids)| round.iter().filter(|&&i| ids.contains(&resolved[i].0)).count())
+        .sum();
     Ok(Recorded {
         applied: applied_n,
-        not_applied: not_applied.0.len(),
+        not_applied: resolved.len() - applied_n,
         orphans: orphans.len(),
     })
 }

@@ -89,37 +89,6 @@ pub async fn ids_by_provider_message(pool: &PgPool, pmids: &[String]) -> Result<
     .await?)
 }
 
-/// Appends events for reports that changed nothing (duplicates, late or out-of-order): evidence of receipt.
-///
-/// # Errors
-/// Database failures.
-pub async fn record_unapplied_reports(
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    ids: &[i64],
-    states: &[&str],
-    details: &[serde_json::Value],
-) -> Result<(), StorageError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source,
-                                     detail)
-         select n.notification_id, $4, $4 at time zone n.timezone, n.timezone, t.state, 'report_not_applied',
-                n.attempts, 'provider', t.detail
-         from unnest($1::bigint[], $2::text[], $3::jsonb[]) as t(id, state, detail)
-         join notification n on n.notification_id = t.id",
-    )
-    .bind(ids)
-    .bind(states)
-    .bind(details)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
 /// Keeps reports that match no notification.
 ///
 /// # Errors

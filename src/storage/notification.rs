@@ -167,6 +167,9 @@ pub struct Transition {
     /// An intermediate state passed through in the same change (e.g. `submitted` when the provider's accept
     /// and its delivery report are recorded together): appended as its own event first.
     pub passed: Option<(&'static str, serde_json::Value)>,
+    /// When the guard refuses the change (a duplicate or late report), still append an event in this state, with
+    /// reason `report_not_applied` and the change's own reason in the detail: evidence that changed nothing.
+    pub on_refusal: Option<&'static str>,
 }
 
 /// An attempt row (one provider hand-over or reconciliation).
@@ -186,7 +189,8 @@ fn is_final(state: &str) -> bool {
     !OPEN.split(',').any(|s| s == state)
 }
 
-/// Applies transitions whose guard holds, appending one event each; returns the ids applied.
+/// Applies transitions whose guard holds, appending one event each (and one `report_not_applied` event for each
+/// refused transition with an `on_refusal` state, in the same statement); returns the ids applied.
 ///
 /// # Errors
 /// Database failures.
@@ -217,13 +221,14 @@ where
     let passed: Vec<Option<&str>> = ts.iter().map(|t| t.passed.as_ref().map(|p| p.0)).collect();
     let passed_details: Vec<Option<Json<&serde_json::Value>>> =
         ts.iter().map(|t| t.passed.as_ref().map(|p| Json(&p.1))).collect();
+    let refusals: Vec<Option<&str>> = ts.iter().map(|t| t.on_refusal).collect();
     Ok(sqlx::query_scalar(
         "with d as (
             select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
                 $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::int[],
-                $13::bool[], $14::bool[], $15::jsonb[], $18::text[], $19::jsonb[])
+                $13::bool[], $14::bool[], $15::jsonb[], $18::text[], $19::jsonb[], $20::text[])
             as d(id, guard, state, reason, due_at, lease, sent_at, provider, pmid, text, sha, segments, new_attempt,
-                 final, detail, passed, passed_detail)),
+                 final, detail, passed, passed_detail, on_refusal)),
          upd as (
             update notification n set state = d.state, reason = d.reason,
                 due_at = coalesce(d.due_at, n.due_at), lease_until = d.lease,
@@ -243,7 +248,15 @@ where
             from upd u cross join lateral (values (1, u.passed, null::text, u.passed_detail),
                                                   (2, u.state, u.reason, u.detail)) as v(ord, state, reason, detail)
             where v.state is not null
-            order by u.notification_id, v.ord)
+            order by u.notification_id, v.ord),
+         refused as (
+            insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source,
+                                        detail)
+            select n.notification_id, $16, $16 at time zone n.timezone, n.timezone, d.on_refusal, 'report_not_applied',
+                   n.attempts, $17, coalesce(d.detail, '{}'::jsonb) || jsonb_build_object('reason', d.reason)
+            from d join notification n on n.notification_id = d.id
+            where d.on_refusal is not null and d.id not in (select notification_id from upd)
+            order by d.id)
          select notification_id from upd",
     )
     .bind(&ids)
@@ -265,6 +278,7 @@ where
     .bind(source)
     .bind(&passed)
     .bind(&passed_details)
+    .bind(&refusals)
     .fetch_all(db)
     .await?)
 }
