@@ -13,14 +13,17 @@ use axum::{
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 use super::{AppState, constant_time_eq};
 use crate::{
     clock::SharedClock,
+    config::Secret,
     dispatch::reports,
     gateway::{DeliveryReport, kannel, smsc, smsru},
+    storage::delivery,
     telemetry::error_chain,
 };
 
@@ -77,7 +80,41 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/callbacks/kannel/{token}", get(kannel_dlr).post(kannel_dlr))
         .route("/callbacks/smsru/{token}", post(smsru_callback))
-        .route("/callbacks/smsc/{token}", post(smsc_callback).get(smsc_callback_get))
+        // `Form` reads the query string of a GET and the body of a POST: SMSC may call either way.
+        .route("/callbacks/smsc/{token}", post(smsc_callback).get(smsc_callback))
+}
+
+/// Whether `token` is the provider's callback token (a provider without a section has none). A wrong one is
+/// logged without personal data.
+fn authorised(provider: &str, expected: Option<&Secret>, token: &str) -> bool {
+    let ok = expected.is_some_and(|e| constant_time_eq(token.as_bytes(), e.expose().as_bytes()));
+    if !ok {
+        warn!(provider, "callback with a wrong path token refused");
+    }
+    ok
+}
+
+/// Records the reports; `answer` once all are committed, 503 (the provider resends) otherwise.
+async fn submit(state: &AppState, reports: Vec<DeliveryReport>, answer: &'static str) -> Response {
+    let inbox = state.report_inbox();
+    let done = futures_util::future::join_all(reports.into_iter().map(|r| inbox.submit(r))).await;
+    if done.iter().all(|ok| *ok) {
+        (StatusCode::OK, answer).into_response()
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    }
+}
+
+/// An authenticated callback that cannot be read: kept in `rejected_callback`, answered 400.
+async fn malformed(state: &AppState, provider: &str, problem: &str, raw: serde_json::Value) -> Response {
+    warn!(provider, problem, "malformed callback kept and refused");
+    match delivery::record_malformed_callback(&state.pool, state.clock.now(), provider, problem, &raw).await {
+        Ok(()) => (StatusCode::BAD_REQUEST, format!("{problem}\n")).into_response(),
+        Err(e) => {
+            warn!(provider, error = %error_chain(&e), "recording a malformed callback failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
 }
 
 /// `GET /callbacks/kannel/{token}?ref=&attempt=&status=%d&ts=%T&reply=%A&smsc=%i&fid=%F` (the dlr-url we give).
@@ -86,97 +123,52 @@ async fn kannel_dlr(
     Path(token): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(k) = &state.settings.gateways.kannel else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !constant_time_eq(token.as_bytes(), k.callback_token.expose().as_bytes()) {
-        warn!(
-            provider = "kannel",
-            "delivery report with a wrong callback token refused"
-        );
+    let expected = state.settings.gateways.kannel.as_ref().map(|k| &k.callback_token);
+    if !authorised("kannel", expected, &token) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let report = match kannel_report(&q, state.clock.now()) {
-        Ok(r) => r,
-        Err(field) => {
-            warn!(provider = "kannel", field, "malformed delivery report refused");
-            return (StatusCode::BAD_REQUEST, format!("bad or missing field: {field}\n")).into_response();
-        }
-    };
-    if state.report_inbox().submit(report).await {
-        (StatusCode::OK, "OK\n").into_response()
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    match kannel_report(&q, state.clock.now()) {
+        Ok(r) => submit(&state, vec![r], "OK\n").await,
+        Err(field) => malformed(&state, "kannel", &format!("bad or missing field: {field}"), json!(q)).await,
     }
 }
 
 /// `POST /callbacks/smsru/{token}` (form `data[]` entries and `hash`); answered `100` once recorded, as SMS.ru
-/// expects (any other answer makes it resend).
+/// expects (any other answer makes it resend). A wrong hash is refused with 403 and not kept.
 async fn smsru_callback(
     State(state): State<AppState>,
     Path(token): Path<String>,
     axum::Form(fields): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let Some(k) = &state.settings.gateways.smsru else {
+    let Some(k) = state.settings.gateways.smsru.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if !constant_time_eq(token.as_bytes(), k.callback_token.expose().as_bytes()) {
-        warn!(provider = "smsru", "callback with a wrong path token refused");
+    if !authorised("smsru", Some(&k.callback_token), &token) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let reports = match smsru::parse_callback(k.api_id.expose(), &fields, state.clock.now()) {
-        Ok(r) => r,
-        Err(e) => {
+    match smsru::parse_callback(k.api_id.expose(), &fields, state.clock.now()) {
+        Ok(reports) => submit(&state, reports, "100").await,
+        Err(e @ smsru::CallbackError::BadSignature) => {
             warn!(provider = "smsru", error = %e, "callback refused");
-            return (StatusCode::FORBIDDEN, format!("{e}\n")).into_response();
+            (StatusCode::FORBIDDEN, format!("{e}\n")).into_response()
         }
-    };
-    let inbox = state.report_inbox();
-    let done = futures_util::future::join_all(reports.into_iter().map(|r| inbox.submit(r))).await;
-    if done.iter().all(|ok| *ok) {
-        (StatusCode::OK, "100").into_response()
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE.into_response()
+        Err(e) => malformed(&state, "smsru", &e.to_string(), json!(fields)).await,
     }
 }
 
-/// `POST /callbacks/smsc/{token}` (form `id`, `phone`, `status`, `err`, `ts`), answered `OK` once recorded.
+/// `POST` or `GET /callbacks/smsc/{token}` (`id`, `phone`, `status`, `err`, `ts`), answered `OK` once recorded.
 async fn smsc_callback(
     State(state): State<AppState>,
     Path(token): Path<String>,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Response {
-    smsc_report(&state, &token, &f).await
-}
-
-/// The same as a GET with query parameters (SMSC can call either way).
-async fn smsc_callback_get(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-    Query(f): Query<HashMap<String, String>>,
-) -> Response {
-    smsc_report(&state, &token, &f).await
-}
-
-async fn smsc_report(state: &AppState, token: &str, f: &HashMap<String, String>) -> Response {
-    let Some(k) = &state.settings.gateways.smsc else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !constant_time_eq(token.as_bytes(), k.callback_token.expose().as_bytes()) {
-        warn!(provider = "smsc", "callback with a wrong path token refused");
+    let expected = state.settings.gateways.smsc.as_ref().map(|k| &k.callback_token);
+    if !authorised("smsc", expected, &token) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let report = match smsc::parse_callback(f, state.clock.now()) {
-        Ok(r) => r,
-        Err(field) => {
-            warn!(provider = "smsc", field, "malformed status callback refused");
-            return (StatusCode::BAD_REQUEST, format!("bad or missing field: {field}\n")).into_response();
-        }
-    };
-    if state.report_inbox().submit(report).await {
-        (StatusCode::OK, "OK\n").into_response()
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    match smsc::parse_callback(&f, state.clock.now()) {
+        Ok(r) => submit(&state, vec![r], "OK\n").await,
+        Err(field) => malformed(&state, "smsc", &format!("bad or missing field: {field}"), json!(f)).await,
     }
 }
 

@@ -125,6 +125,27 @@ pub async fn record_orphans(
     Ok(())
 }
 
+/// Keeps an authenticated callback that cannot be read, with the problem and the fields as received.
+///
+/// # Errors
+/// Database failures.
+pub async fn record_malformed_callback(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    provider: &str,
+    problem: &str,
+    raw: &serde_json::Value,
+) -> Result<(), StorageError> {
+    sqlx::query("insert into rejected_callback (provider, problem, received_at, raw) values ($1, $2, $3, $4)")
+        .bind(provider)
+        .bind(problem)
+        .bind(now)
+        .bind(sqlx::types::Json(raw))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Orphan reports whose provider id now names a notification (the accept was recorded after the report came):
 /// `(orphan_id, report)` with our reference filled in. `pmids`: only these ids (none: every waiting orphan).
 ///

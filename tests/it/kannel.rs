@@ -183,6 +183,11 @@ async fn dlrs_in_either_order_end_delivered_and_unknown_or_unauthenticated_ones_
         .await
         .unwrap();
     assert_eq!(orphans, [("999999".into(), "delivered".into())]);
+    let rejected: Vec<(String, String)> = sqlx::query_as("select provider, problem from rejected_callback")
+        .fetch_all(&e.pool)
+        .await
+        .unwrap();
+    assert_eq!(rejected, [("kannel".into(), "bad or missing field: status".into())]);
     let failed: i64 = sqlx::query_scalar("select count(*) from notification where state = 'failed'")
         .fetch_one(&e.pool)
         .await
