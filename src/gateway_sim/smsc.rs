@@ -10,7 +10,7 @@ use std::{
 
 use axum::{
     Json, Router,
-    extract::{Query, State},
+    extract::State,
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -20,23 +20,16 @@ use super::{Message, Sim, smsru::pause};
 
 pub(super) fn router() -> Router<Arc<Sim>> {
     Router::new()
-        .route("/sys/send.php", get(send_get).post(send_post))
-        .route("/sys/status.php", get(status_get).post(status_post))
+        // `Form` reads a GET's query string and a POST's body: SMSC takes either.
+        .route("/sys/send.php", get(send).post(send))
+        .route("/sys/status.php", get(status).post(status))
 }
 
 fn error(code: i32, text: &str) -> Json<Value> {
     Json(json!({"error": text, "error_code": code}))
 }
 
-async fn send_get(State(sim): State<Arc<Sim>>, Query(f): Query<HashMap<String, String>>) -> Response {
-    send(sim, f).await
-}
-
-async fn send_post(State(sim): State<Arc<Sim>>, axum::Form(f): axum::Form<HashMap<String, String>>) -> Response {
-    send(sim, f).await
-}
-
-async fn send(sim: Arc<Sim>, f: HashMap<String, String>) -> Response {
+async fn send(State(sim): State<Arc<Sim>>, axum::Form(f): axum::Form<HashMap<String, String>>) -> Response {
     if let Some(r) = pause(&sim).await {
         return r;
     }
@@ -121,15 +114,7 @@ fn schedule_callback(sim: &Arc<Sim>, id: &str, phone: &str, status: i32, err: i3
     });
 }
 
-async fn status_get(State(sim): State<Arc<Sim>>, Query(f): Query<HashMap<String, String>>) -> Response {
-    status(sim, f).await
-}
-
-async fn status_post(State(sim): State<Arc<Sim>>, axum::Form(f): axum::Form<HashMap<String, String>>) -> Response {
-    status(sim, f).await
-}
-
-async fn status(sim: Arc<Sim>, f: HashMap<String, String>) -> Response {
+async fn status(State(sim): State<Arc<Sim>>, axum::Form(f): axum::Form<HashMap<String, String>>) -> Response {
     if let Some(r) = pause(&sim).await {
         return r;
     }
