@@ -119,16 +119,21 @@ async fn three_dispatcher_processes_on_one_database_send_every_notification_exac
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn a_dispatcher_killed_mid_send_loses_nothing_and_resends_nothing_blindly_after_restart(pool: PgPool) {
     let e = seed(pool.clone(), 100).await;
+    // The killed process's provider accepts each hand-over and then holds it for ten minutes: whatever it has
+    // accepted when the kill comes is certainly unrecorded, however slow the machine is.
+    let killed_env = [
+        ("DEBTOR_NOTIFY__DISPATCH__BATCH_SIZE", "25"),
+        ("DEBTOR_NOTIFY__DISPATCH__LEASE_SECS", "1200"),
+        ("DEBTOR_NOTIFY__DISPATCH__PROVIDER_TIMEOUT_SECS", "900"),
+        ("DEBTOR_NOTIFY__SIMULATOR__LATENCY_MS", "600000"),
+        ("DEBTOR_NOTIFY__SIMULATOR__CONCURRENCY", "25"),
+    ];
     let env = [
-        // One round of 25 hand-overs held 2.5 s by the provider: a wide window to kill in, even on a busy
-        // machine, and well inside the lease (a short lease under load released whole batches unsent).
         ("DEBTOR_NOTIFY__DISPATCH__BATCH_SIZE", "25"),
         ("DEBTOR_NOTIFY__DISPATCH__LEASE_SECS", "20"),
         ("DEBTOR_NOTIFY__DISPATCH__PROVIDER_TIMEOUT_SECS", "10"),
-        ("DEBTOR_NOTIFY__SIMULATOR__LATENCY_MS", "2500"),
-        ("DEBTOR_NOTIFY__SIMULATOR__CONCURRENCY", "25"),
     ];
-    let mut first = dispatcher(&e, "killed", START, &env);
+    let mut first = dispatcher(&e, "killed", START, &killed_env);
     // Kill it while the provider holds hand-overs we have not recorded yet.
     wait_for(
         &pool,
@@ -147,8 +152,8 @@ async fn a_dispatcher_killed_mid_send_loses_nothing_and_resends_nothing_blindly_
     )
     .await;
     assert!(accepted_unrecorded >= 1);
-    // The restarted process's clock starts a minute later, past every lease of the killed one.
-    let second = dispatcher(&e, "restarted", "2026-12-01T05:01:00Z", &env);
+    // The restarted process's clock starts half an hour later, past every lease of the killed one.
+    let second = dispatcher(&e, "restarted", "2026-12-01T05:30:00Z", &env);
     wait_for(
         &pool,
         "select count(*) from notification where state = 'delivered'",
