@@ -119,9 +119,11 @@ async fn three_dispatcher_processes_on_one_database_send_every_notification_exac
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn a_dispatcher_killed_mid_send_loses_nothing_and_resends_nothing_blindly_after_restart(pool: PgPool) {
     let e = seed(pool.clone(), 100).await;
-    // The killed process's provider accepts each hand-over and then holds it for ten minutes: whatever it has
-    // accepted when the kill comes is certainly unrecorded, however slow the machine is.
+    // The killed process's provider accepts each hand-over and then holds it, and its report, for ten minutes:
+    // whatever it has accepted when the kill comes is certainly unrecorded, however slow the machine is (an
+    // instant report would record the accept through the report path, as a report overtaking its accept does).
     let killed_env = [
+        ("DEBTOR_NOTIFY__SIMULATOR__REPORT_DELAY_MS", "600000"),
         ("DEBTOR_NOTIFY__DISPATCH__BATCH_SIZE", "25"),
         ("DEBTOR_NOTIFY__DISPATCH__LEASE_SECS", "1200"),
         ("DEBTOR_NOTIFY__DISPATCH__PROVIDER_TIMEOUT_SECS", "900"),
