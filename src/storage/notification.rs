@@ -62,44 +62,37 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Claimed>, StorageError> {
-    let picked: Vec<(i64, i64)> = sqlx::query_as(
-        "select n.notification_id, n.debtor_id from notification n
-         join campaign c on c.campaign_id = n.campaign_id and c.status in ('running', 'cancelled', 'completed')
-         where n.state = 'planned' and n.due_at <= $1
-         order by n.priority desc, n.due_at limit $2
-         for update of n skip locked",
+    // Due rows, skipping those another dispatcher holds; then a transaction-scoped advisory lock per debtor, not
+    // a row lock: it serialises dispatchers per debtor (for the caps) without writing every debtor tuple. Keys
+    // live in their own range: debtor id + 2^62. Rows of a debtor another dispatcher holds stay for later.
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "with p as materialized (
+            select n.notification_id, n.debtor_id, n.priority, n.due_at from notification n
+            join campaign c on c.campaign_id = n.campaign_id and c.status in ('running', 'cancelled', 'completed')
+            where n.state = 'planned' and n.due_at <= $1
+            order by n.priority desc, n.due_at limit $2
+            for update of n skip locked),
+         l as materialized (
+            select debtor_id from (select distinct debtor_id from p) d
+            where pg_try_advisory_xact_lock(debtor_id + 4611686018427387904))
+         select p.notification_id from p join l using (debtor_id) order by p.priority desc, p.due_at",
     )
     .bind(now)
     .bind(limit)
     .fetch_all(&mut **tx)
     .await?;
-    if picked.is_empty() {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut debtors: Vec<i64> = picked.iter().map(|p| p.1).collect();
-    debtors.sort_unstable();
-    debtors.dedup();
-    // Transaction-scoped advisory locks, not row locks: they serialise dispatchers per debtor (for the caps)
-    // without writing every debtor tuple. Keys live in their own range: debtor id + 2^62.
-    let mut locked: Vec<i64> = sqlx::query_scalar(
-        "select d from unnest($1::bigint[]) as d where pg_try_advisory_xact_lock(d + 4611686018427387904)",
-    )
-    .bind(&debtors)
-    .fetch_all(&mut **tx)
-    .await?;
-    locked.sort_unstable();
-    let ids: Vec<i64> = picked
-        .iter()
-        .filter(|p| locked.binary_search(&p.1).is_ok())
-        .map(|p| p.0)
-        .collect();
     Ok(sqlx::query_as(
         "select n.notification_id, n.campaign_id, n.step_no, n.debtor_id, n.utility_id, n.channel, n.e164,
                 n.phone_kind, n.timezone, n.template_name, n.template_version, n.template_kind, n.attempts,
                 c.status as campaign_status, c.end_by, c.rate_per_minute, s.condition, s.max_attempts,
                 s.retry_after_minutes,
-                exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
-                        and (o.e164 = n.e164 or o.account = d.account)) as opted_out,
+                (exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
+                         and o.e164 = n.e164)
+                 or exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
+                            and o.account = d.account)) as opted_out,
                 u.region, u.window_working, u.window_day_off, u.cap_day, u.cap_week, u.cap_month,
                 u.display_name as utility_name, u.contact_phone, u.payment_url, u.payment_details,
                 u.allow_personal_details_in_sms, d.account, d.full_name, d.address, cd.debt_total, cd.penalty, cd.months_overdue, cd.as_of,
@@ -108,7 +101,7 @@ pub async fn claim_due(
          join campaign c on c.campaign_id = n.campaign_id
          join campaign_step s on s.campaign_id = n.campaign_id and s.step_no = n.step_no
          join debtor d on d.debtor_id = n.debtor_id
-         join current_debt cd on cd.debtor_id = n.debtor_id
+         join debt_snapshot cd on cd.debtor_id = d.debtor_id and cd.batch_id = d.current_batch_id
          join utility u on u.utility_id = n.utility_id
          where n.notification_id = any($1)
          order by n.priority desc, n.due_at",
