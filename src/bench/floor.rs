@@ -22,19 +22,7 @@ pub async fn measure(
     loops: usize,
     batch: i64,
 ) -> anyhow::Result<f64> {
-    sqlx::query(
-        "insert into notification (campaign_id, occurrence, step_no, debtor_id, utility_id, channel, e164, phone_kind,
-             timezone, template_name, template_version, template_kind, priority, state, due_at)
-         select $1, '2026-12-02', 1, d.debtor_id, d.utility_id, 'sms', p.e164, 'mobile', d.timezone,
-                'soft-reminder-sms', 1, 'soft_reminder', 0, 'planned', $3
-         from debtor d join phone p using (debtor_id) where d.debtor_id <= $2",
-    )
-    .bind(campaign)
-    .bind(i64::try_from(rows).unwrap_or(i64::MAX))
-    .bind(now)
-    .execute(pool)
-    .await?;
-    sqlx::query("analyze notification").execute(pool).await?;
+    seed_due(pool, campaign, "2026-12-02", now, rows).await?;
     let started = Instant::now();
     let tasks: Vec<_> = (0..loops)
         .map(|_| {
@@ -49,6 +37,77 @@ pub async fn measure(
         t.await??;
     }
     Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The bare claim on the engine's own table: `rows` due notices of a third round, claimed `batch` at a time by
+/// `loops` loops with the engine's SKIP LOCKED order and marked `sending` with a lease — and nothing else (no
+/// debt facts, no gate, no render, no event, no send). Returns rows per second.
+///
+/// # Errors
+/// Database failures.
+pub async fn claim_probe(
+    pool: &sqlx::PgPool,
+    campaign: i64,
+    now: DateTime<Utc>,
+    rows: usize,
+    loops: usize,
+    batch: i64,
+) -> anyhow::Result<f64> {
+    seed_due(pool, campaign, "2026-12-03", now, rows).await?;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..loops)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                loop {
+                    let n = sqlx::query(
+                        "update notification n set state = 'sending', lease_until = $1 + interval '60 seconds',
+                             updated_at = $1
+                         where n.notification_id in (select notification_id from notification
+                             where state = 'planned' and due_at <= $1
+                             order by priority desc, due_at limit $2 for update skip locked)",
+                    )
+                    .bind(now)
+                    .bind(batch)
+                    .execute(&pool)
+                    .await?
+                    .rows_affected();
+                    if n == 0 {
+                        return Ok::<_, sqlx::Error>(());
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Inserts `rows` planned notices of round `occurrence`, due at `now`.
+async fn seed_due(
+    pool: &sqlx::PgPool,
+    campaign: i64,
+    occurrence: &str,
+    now: DateTime<Utc>,
+    rows: usize,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into notification (campaign_id, occurrence, step_no, debtor_id, utility_id, channel, e164, phone_kind,
+             timezone, template_name, template_version, template_kind, priority, state, due_at)
+         select $1, $4::date, 1, d.debtor_id, d.utility_id, 'sms', p.e164, 'mobile', d.timezone,
+                'soft-reminder-sms', 1, 'soft_reminder', 0, 'planned', $3
+         from debtor d join phone p using (debtor_id) where d.debtor_id <= $2",
+    )
+    .bind(campaign)
+    .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+    .bind(now)
+    .bind(occurrence)
+    .execute(pool)
+    .await?;
+    sqlx::query("analyze notification").execute(pool).await?;
+    Ok(())
 }
 
 async fn one_batch(pool: &sqlx::PgPool, now: DateTime<Utc>, batch: i64) -> Result<usize, sqlx::Error> {
