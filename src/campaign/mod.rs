@@ -12,7 +12,7 @@ use crate::{
     render::Channel,
     storage::{
         self, StorageError,
-        campaign::{CampaignRow, StatRow, StepRow},
+        campaign::{CampaignRow, SpendRow, StatRow, StepRow},
         delivery::{self, Scope},
     },
 };
@@ -42,6 +42,38 @@ pub struct CampaignView {
     pub campaign: CampaignRow,
     pub steps: Vec<StepRow>,
     pub stats: Vec<StatRow>,
+    /// What the providers accepted, priced (see [`CampaignView::priced`]).
+    pub spend: Vec<Spend>,
+}
+
+/// Accepted hand-overs of one provider and channel, with their cost where the provider's price is configured
+/// (SMS only: a segment price says nothing about calls).
+#[derive(Debug, Clone, Serialize)]
+pub struct Spend {
+    #[serde(flatten)]
+    pub row: SpendRow,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub price_per_segment: Option<rust_decimal::Decimal>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub cost: Option<rust_decimal::Decimal>,
+}
+
+impl CampaignView {
+    /// Prices the spend rows: `gateways.<provider>.price_per_segment`, and `templates.sms_price_per_segment` for
+    /// the built-in simulator.
+    #[must_use]
+    pub fn priced(mut self, settings: &crate::config::Settings) -> Self {
+        for s in &mut self.spend {
+            let price = match s.row.provider.as_str() {
+                _ if s.row.channel != "sms" => None,
+                "simulator" => Some(settings.templates.sms_price_per_segment),
+                p => settings.gateways.price_per_segment(p),
+            };
+            s.price_per_segment = price;
+            s.cost = price.map(|p| p * rust_decimal::Decimal::from(s.row.segments));
+        }
+        self
+    }
 }
 
 /// Parses, checks templates (pinning the latest version where none is given) and stores a draft.
@@ -109,6 +141,15 @@ pub async fn show(pool: &PgPool, id: i64) -> Result<CampaignView, CampaignError>
         campaign,
         steps: storage::campaign::list_steps(pool, id).await?,
         stats: storage::campaign::campaign_stats(pool, id).await?,
+        spend: storage::campaign::campaign_spend(pool, id)
+            .await?
+            .into_iter()
+            .map(|row| Spend {
+                row,
+                price_per_segment: None,
+                cost: None,
+            })
+            .collect(),
     })
 }
 

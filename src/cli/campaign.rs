@@ -88,6 +88,7 @@ pub async fn run(cmd: CampaignCommand, settings: &Settings) -> anyhow::Result<Ex
             Ok(())
         }
         CampaignCommand::Show { id, json } => campaign::show(&pool, id).await.map(|v| {
+            let v = v.priced(settings);
             if json {
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                 return;
@@ -123,12 +124,16 @@ pub async fn run(cmd: CampaignCommand, settings: &Settings) -> anyhow::Result<Ex
                 );
             }
             print_stats(&v.stats);
+            print_spend(&v.spend);
         }),
         CampaignCommand::Stats { id, json } => campaign::show(&pool, id).await.map(|v| {
+            let v = v.priced(settings);
             if json {
-                println!("{}", serde_json::to_string_pretty(&v.stats).unwrap_or_default());
+                let doc = serde_json::json!({ "stats": v.stats, "spend": v.spend });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
                 print_stats(&v.stats);
+                print_spend(&v.spend);
             }
         }),
         CampaignCommand::Start { id } => act(&pool, id, Action::Start).await,
@@ -164,5 +169,27 @@ fn print_stats(stats: &[storage::campaign::StatRow]) {
     println!("  {:<5} {:<7} {:<12} {:>8}", "STEP", "CHANNEL", "STATE", "COUNT");
     for s in stats {
         println!("  {:<5} {:<7} {:<12} {:>8}", s.step_no, s.channel, s.state, s.count);
+    }
+}
+
+fn print_spend(spend: &[campaign::Spend]) {
+    if spend.is_empty() {
+        return;
+    }
+    println!(
+        "  {:<10} {:<7} {:>8} {:>9} {:>10} {:>12}",
+        "PROVIDER", "CHANNEL", "ACCEPTED", "SEGMENTS", "PRICE", "COST"
+    );
+    for s in spend {
+        let money = |d: Option<rust_decimal::Decimal>| d.map_or("-".into(), |d| d.to_string());
+        println!(
+            "  {:<10} {:<7} {:>8} {:>9} {:>10} {:>12}",
+            s.row.provider,
+            s.row.channel,
+            s.row.accepted,
+            s.row.segments,
+            money(s.price_per_segment),
+            money(s.cost)
+        );
     }
 }

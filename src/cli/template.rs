@@ -90,7 +90,7 @@ pub enum TemplateCommand {
 pub async fn run(cmd: TemplateCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     let pool = storage::connect(&settings.database)?;
     let author = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-    let price = settings.templates.sms_price_per_segment;
+    let price = settings.sms_price_per_segment();
     match cmd {
         TemplateCommand::List => {
             for t in template::list_templates(&pool).await? {

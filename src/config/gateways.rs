@@ -94,6 +94,17 @@ fn default_priority() -> u32 {
 }
 
 impl GatewaySettings {
+    /// The configured price of one SMS segment at `provider` (as recorded on attempts: kannel, smsru, smsc).
+    #[must_use]
+    pub fn price_per_segment(&self, provider: &str) -> Option<Decimal> {
+        match provider {
+            "kannel" => self.kannel.as_ref().map(|k| k.price_per_segment),
+            "smsru" => self.smsru.as_ref().map(|k| k.price_per_segment),
+            "smsc" => self.smsc.as_ref().map(|k| k.price_per_segment),
+            _ => None,
+        }
+    }
+
     /// Checks every configured provider.
     ///
     /// # Errors

@@ -250,6 +250,27 @@ impl Settings {
 }
 
 impl Settings {
+    /// The price of one SMS segment used for previews: the configured SMS provider's (under failover, the first
+    /// by priority), else `templates.sms_price_per_segment`.
+    #[must_use]
+    pub fn sms_price_per_segment(&self) -> rust_decimal::Decimal {
+        let g = &self.gateways;
+        let provider = match self.dispatch.sms_provider.as_str() {
+            "failover" => [
+                g.kannel.as_ref().map(|k| (k.priority, "kannel")),
+                g.smsru.as_ref().map(|k| (k.priority, "smsru")),
+                g.smsc.as_ref().map(|k| (k.priority, "smsc")),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or("simulator", |p| p.1),
+            p => p,
+        };
+        g.price_per_segment(provider)
+            .unwrap_or(self.templates.sms_price_per_segment)
+    }
+
     /// Environment that makes a child `debtor-notify` process use this database and these broker names.
     #[must_use]
     pub fn child_env(&self) -> Vec<(&'static str, String)> {
@@ -319,5 +340,55 @@ mod tests {
         s.dispatch.check().unwrap();
         s.simulator.check().unwrap();
         assert!(!format!("{s:?}").contains("debtor_notify:debtor_notify"));
+    }
+
+    #[test]
+    fn previews_are_priced_at_the_provider_in_use_and_under_failover_at_the_first_by_priority() {
+        let mut s: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::from_str(
+                r#"
+                [gateways.smsru]
+                base_url = "http://127.0.0.1:1"
+                api_id = "k"
+                sender = "DEBTNOTIFY"
+                registered_senders = ["DEBTNOTIFY"]
+                callback_token = "0123456789abcdef0123"
+                concurrency = 4
+                rate_per_second = 10
+                burst = 10
+                timeout_secs = 5
+                price_per_segment = "3.10"
+                priority = 2
+                [gateways.smsc]
+                base_url = "http://127.0.0.1:1"
+                login = "l"
+                password = "p"
+                sender = "DEBTNOTIFY"
+                registered_senders = ["DEBTNOTIFY"]
+                callback_token = "0123456789abcdef0123"
+                concurrency = 4
+                rate_per_second = 10
+                burst = 10
+                timeout_secs = 5
+                price_per_segment = "2.75"
+                priority = 1
+                "#,
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        let price = |s: &Settings| s.sms_price_per_segment().to_string();
+        assert_eq!(
+            price(&s),
+            s.templates.sms_price_per_segment.to_string(),
+            "the simulator"
+        );
+        s.dispatch.sms_provider = "smsru".into();
+        assert_eq!(price(&s), "3.10");
+        s.dispatch.sms_provider = "failover".into();
+        assert_eq!(price(&s), "2.75");
     }
 }

@@ -70,13 +70,15 @@ async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Resu
 }
 
 async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(campaign::show(&state.pool, id).await?)))
+    Ok(Json(json!(
+        campaign::show(&state.pool, id).await?.priced(&state.settings)
+    )))
 }
 
 async fn stats(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    let v = campaign::show(&state.pool, id).await?;
+    let v = campaign::show(&state.pool, id).await?.priced(&state.settings);
     Ok(Json(
-        json!({ "campaign_id": id, "status": v.campaign.status, "stats": v.stats }),
+        json!({ "campaign_id": id, "status": v.campaign.status, "stats": v.stats, "spend": v.spend }),
     ))
 }
 

@@ -152,7 +152,7 @@ async fn preview(
     };
     let (engine, key) =
         templates::compile(&t).map_err(|e| ApiError::Unprocessable(crate::telemetry::error_chain(&e)))?;
-    let price = state.settings.templates.sms_price_per_segment;
+    let price = state.settings.sms_price_per_segment();
     templates::preview(&engine, &key, &t, &ctx, price)
         .map(Json)
         .map_err(|e| ApiError::Unprocessable(crate::telemetry::error_chain(&e)))
@@ -186,7 +186,7 @@ async fn check(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("template '{name}' not found")))?;
     let lint_problems = templates::lint_stored(&state.pool, &t).await?.err().unwrap_or_default();
-    let price = state.settings.templates.sms_price_per_segment;
+    let price = state.settings.sms_price_per_segment();
     let report = templates::check_stored(&state.pool, &t, req.utility.as_deref(), price).await?;
     Ok(Json(CheckAnswer {
         template: t.name,

@@ -48,6 +48,16 @@ pub struct StatRow {
     pub count: i64,
 }
 
+/// Hand-overs a provider accepted for one channel of a campaign, and their SMS segments (each accepted attempt
+/// is billed, a retry too).
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct SpendRow {
+    pub provider: String,
+    pub channel: String,
+    pub accepted: i64,
+    pub segments: i64,
+}
+
 const COLUMNS: &str = "campaign_id, name, utility_id, status, audience, starts_at, end_by, recurrence, rate_per_minute,
     priority, created_by, created_at, updated_at";
 
@@ -207,6 +217,22 @@ pub async fn campaign_stats(pool: &PgPool, id: i64) -> Result<Vec<StatRow>, Stor
     Ok(sqlx::query_as(
         "select step_no, channel, state, count(*) as count from notification where campaign_id = $1
          group by step_no, channel, state order by step_no, channel, state",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Accepted hand-overs and their segments per provider and channel.
+///
+/// # Errors
+/// Database failures.
+pub async fn campaign_spend(pool: &PgPool, id: i64) -> Result<Vec<SpendRow>, StorageError> {
+    Ok(sqlx::query_as(
+        "select a.provider, n.channel, count(*) as accepted, coalesce(sum(n.segments), 0)::bigint as segments
+         from notification n join attempt a on a.notification_id = n.notification_id
+         where n.campaign_id = $1 and a.outcome in ('submitted', 'reconciled_found')
+         group by a.provider, n.channel order by a.provider, n.channel",
     )
     .bind(id)
     .fetch_all(pool)

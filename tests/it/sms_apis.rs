@@ -163,6 +163,20 @@ async fn notices_go_out_once_each_through_the_smsru_api_and_its_signed_callbacks
         ids.iter()
             .all(|i| i.as_deref().is_some_and(|i| i.starts_with("000000-")))
     );
+    // The campaign's spend: five accepted hand-overs at SMS.ru, priced with its configured 2.50 per segment.
+    let segments: i64 = sqlx::query_scalar("select sum(segments)::bigint from notification")
+        .fetch_one(&r.e.pool)
+        .await
+        .unwrap();
+    let (status, stats) = r.api.get("/api/v1/campaigns/1/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    let expected = rust_decimal::Decimal::new(250, 2) * rust_decimal::Decimal::from(segments);
+    assert_eq!(
+        stats["spend"],
+        serde_json::json!([{"provider": "smsru", "channel": "sms", "accepted": 5, "segments": segments,
+                            "price_per_segment": "2.50", "cost": expected.to_string()}]),
+        "{stats}"
+    );
     r.stop().await;
 }
 
