@@ -6,6 +6,7 @@ pub mod gate;
 mod handover;
 mod outcome;
 mod pass;
+mod presence;
 mod providers;
 pub mod reconcile;
 pub mod reports;
@@ -24,7 +25,8 @@ use crate::{
     clock::SharedClock,
     config::Settings,
     gateway::{
-        DeliveryReport, SmsGateway, VoiceGateway, limits::CampaignRates, limits::ProviderLimits, simulator::Simulator,
+        DeliveryReport, SmsGateway, VoiceGateway, limits::CampaignRates, limits::ProviderLimits, limits::Share,
+        simulator::Simulator,
     },
     policy::calendar::ProductionCalendar,
     render::Engine,
@@ -62,6 +64,8 @@ pub struct Dispatcher {
     sms_limits: ProviderLimits,
     voice_limits: ProviderLimits,
     campaigns: CampaignRates,
+    /// How many live dispatcher processes share the configured limits (see [`Dispatcher::beat`]).
+    share: Share,
     templates: Mutex<HashMap<(String, i32), Arc<Compiled>>>,
     calendar: RwLock<Arc<ProductionCalendar>>,
     reports: tokio::sync::Mutex<UnboundedReceiver<DeliveryReport>>,
@@ -84,14 +88,16 @@ impl Dispatcher {
         let sim = Simulator::new(settings.simulator.clone(), Some(pool.clone()), Some(tx));
         let calendar = storage::calendar::load_calendar(&pool).await?;
         let s = &settings.simulator;
-        let sim_limits = || ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency);
-        let (sms, sms_limits) = providers::sms_gateway(&settings, &sim)?;
+        let share = Share::default();
+        let sim_limits = || ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency, &share);
+        let (sms, sms_limits) = providers::sms_gateway(&settings, &sim, &share)?;
         Ok(Arc::new(Self {
             sms_limits,
             voice_limits: sim_limits(),
             sms,
             voice: sim,
-            campaigns: CampaignRates::default(),
+            campaigns: CampaignRates::new(&share),
+            share,
             templates: Mutex::new(HashMap::new()),
             calendar: RwLock::new(Arc::new(calendar)),
             reports: tokio::sync::Mutex::new(rx),
@@ -150,7 +156,13 @@ impl Dispatcher {
     /// Runs claim loops, the report recorder and the reconciler until `token` is cancelled; in-flight passes
     /// finish (their hand-overs are recorded) before it returns.
     pub async fn run(self: Arc<Self>, token: CancellationToken) {
+        // Take this process's share of the limits before the first hand-over.
+        if let Err(e) = self.beat().await {
+            warn!(error = %error_chain(&e), "presence beat failed; using the whole configured limits for now");
+        }
         let tracker = TaskTracker::new();
+        let (me, t) = (self.clone(), token.clone());
+        tracker.spawn(async move { me.presence_loop(t).await });
         for worker in 0..self.settings.dispatch.workers {
             let (me, token) = (self.clone(), token.clone());
             tracker.spawn(async move { me.claim_loop(worker, token).await });
@@ -203,7 +215,12 @@ impl Dispatcher {
     }
 }
 
+/// `host:pid`, and `host:pid/N` for the N-th dispatcher of one process (tests run several).
 fn worker_name() -> String {
+    static INSTANCES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("{}:{}", host.trim(), std::process::id())
+    match INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+        0 => format!("{}:{}", host.trim(), std::process::id()),
+        n => format!("{}:{}/{}", host.trim(), std::process::id(), n + 1),
+    }
 }

@@ -10,20 +10,21 @@ use crate::{
         SmsGateway,
         failover::{Breaker, Failover, Member},
         kannel::Kannel,
-        limits::ProviderLimits,
+        limits::{ProviderLimits, Share},
         simulator::Simulator,
         smsc::Smsc,
         smsru::SmsRu,
     },
 };
 
-/// The SMS gateway and the limits the dispatcher applies around it.
+/// The SMS gateway and the limits the dispatcher applies around it, shared by the processes of `share`.
 ///
 /// # Errors
 /// A provider's HTTP client cannot be built.
 pub fn sms_gateway(
     settings: &Settings,
     sim: &Arc<Simulator>,
+    share: &Share,
 ) -> Result<(Arc<dyn SmsGateway>, ProviderLimits), DispatchError> {
     let s = &settings.simulator;
     let mut members = configured(settings)?;
@@ -42,21 +43,21 @@ pub fn sms_gateway(
             .map(|(_, (name, gateway, (rate, burst, concurrency)))| Member {
                 name,
                 gateway,
-                limits: ProviderLimits::new(rate, burst, concurrency),
+                limits: ProviderLimits::new(rate, burst, concurrency, share),
                 breaker: Breaker::new(d.breaker_failures, Duration::from_secs(d.breaker_cooldown_secs)),
             })
             .collect();
         return Ok((
             Arc::new(Failover::new(members)),
-            ProviderLimits::new(outer.0, outer.1, outer.2),
+            ProviderLimits::new(outer.0, outer.1, outer.2, share),
         ));
     }
     if let Some((_, (_, gateway, (rate, burst, concurrency)))) = members.into_iter().find(|(_, m)| m.0 == chosen) {
-        return Ok((gateway, ProviderLimits::new(rate, burst, concurrency)));
+        return Ok((gateway, ProviderLimits::new(rate, burst, concurrency, share)));
     }
     Ok((
         sim.clone(),
-        ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency),
+        ProviderLimits::new(s.rate_per_second, s.burst, s.concurrency, share),
     ))
 }
 

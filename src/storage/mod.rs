@@ -14,6 +14,7 @@ pub mod opt_out;
 pub mod outbox;
 pub mod payment;
 pub mod plan;
+pub mod presence;
 pub mod restriction;
 pub mod sim;
 pub mod template;

@@ -13,5 +13,6 @@ mod intake_queue;
 mod kannel;
 mod lifecycle;
 mod outbox;
+mod presence;
 mod sms_apis;
 mod templates;
