@@ -156,9 +156,19 @@ impl Dispatcher {
     /// Runs claim loops, the report recorder and the reconciler until `token` is cancelled; in-flight passes
     /// finish (their hand-overs are recorded) before it returns.
     pub async fn run(self: Arc<Self>, token: CancellationToken) {
-        // Take this process's share of the limits before the first hand-over.
-        if let Err(e) = self.beat().await {
-            warn!(error = %error_chain(&e), "presence beat failed; using the whole configured limits for now");
+        // Take this process's share of the limits before the first hand-over, and give the others one beat to
+        // learn of this one and take theirs.
+        match self.beat().await {
+            Ok(n) if n > 1 => {
+                tokio::select! {
+                    () = token.cancelled() => {}
+                    () = tokio::time::sleep(presence::EVERY) => {}
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                warn!(error = %error_chain(&e), "presence beat failed; using the whole configured limits for now")
+            }
         }
         let tracker = TaskTracker::new();
         let (me, t) = (self.clone(), token.clone());
@@ -174,6 +184,8 @@ impl Dispatcher {
         info!(workers = self.settings.dispatch.workers, "dispatcher running");
         tracker.close();
         tracker.wait().await;
+        // Only now that in-flight hand-overs are recorded do the others take this process's share.
+        self.leave().await;
     }
 
     async fn claim_loop(&self, worker: usize, token: CancellationToken) {

@@ -1,6 +1,8 @@
 //! The presence beat: every dispatcher process records that it is alive and learns how many are, and the
-//! configured provider and campaign limits are divided among them (see `gateway::limits`). A process that stops
-//! cleanly leaves at once; one that dies stops counting after [`WINDOW`], and the others then speed up.
+//! configured provider and campaign limits are divided among them (see `gateway::limits`). A process joining
+//! waits one beat before its first hand-over when others are alive, so they take their smaller share first (two
+//! starting in the same instant may both run at the whole limits until their next beat). A process that stops
+//! cleanly leaves once its in-flight hand-overs are recorded; one that dies stops counting after [`WINDOW`].
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use super::{DispatchError, Dispatcher};
 use crate::{storage::presence, telemetry::error_chain};
 
 /// How often a dispatcher beats.
-const EVERY: Duration = Duration::from_secs(5);
+pub(super) const EVERY: Duration = Duration::from_secs(5);
 /// A dispatcher silent for this long no longer counts.
 pub const WINDOW: Duration = Duration::from_secs(15);
 
@@ -50,6 +52,10 @@ impl Dispatcher {
                 warn!(error = %error_chain(&e), "presence beat failed");
             }
         }
+    }
+
+    /// Leaves the presence table (after the last hand-over), so the others take this share at once.
+    pub(super) async fn leave(&self) {
         if let Err(e) = presence::leave(&self.pool, &self.worker).await {
             warn!(error = %error_chain(&e), "could not leave the presence table");
         }

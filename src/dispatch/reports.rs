@@ -181,9 +181,27 @@ pub async fn record(
                 .collect()
         })
         .collect();
+    // Their attempt rows too (the provider accepted, and bills, these hand-overs); if the dispatcher records
+    // the same attempt, the primary key keeps one row.
+    let billed: Vec<notification::AttemptRow> = accepts
+        .iter()
+        .filter_map(|a| {
+            let t = targets.get(&a.id)?;
+            Some(notification::AttemptRow {
+                notification_id: a.id,
+                attempt_no: t.attempts,
+                started_at: now,
+                outcome: "submitted",
+                provider: a.provider.clone().unwrap_or_default(),
+                provider_message_id: a.provider_message_id.clone(),
+                error_code: None,
+                error_detail: None,
+            })
+        })
+        .collect();
     let mut all: Vec<&[Transition]> = vec![&accepts];
     all.extend(stages.iter().map(Vec::as_slice));
-    let applied = notification::record_stages(pool, "provider", now, &all, &[]).await?;
+    let applied = notification::record_stages(pool, "provider", now, &all, &billed).await?;
     let applied_n: usize = rounds
         .iter()
         .zip(applied.iter().skip(1))

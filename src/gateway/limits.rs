@@ -93,10 +93,11 @@ impl ProviderLimits {
     }
 }
 
-/// Token buckets per campaign (`rate_per_minute`, for all processes of the share together), created on first use.
+/// Token buckets per campaign (`rate_per_minute`, for all processes of the share together), created on first use:
+/// with N processes, each campaign's bucket here runs at rate/N (a new bucket whenever N changes).
 #[derive(Debug, Default)]
 pub struct CampaignRates {
-    buckets: Mutex<HashMap<i64, Arc<DefaultDirectRateLimiter>>>,
+    buckets: Mutex<HashMap<(i64, u32), Arc<DefaultDirectRateLimiter>>>,
     share: Share,
 }
 
@@ -115,21 +116,19 @@ impl CampaignRates {
         let Some(per_minute) = per_minute.and_then(|r| u32::try_from(r).ok()) else {
             return;
         };
+        let share = self.share.get();
         let bucket = {
             let mut map = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-            map.entry(id)
+            map.retain(|(c, n), _| *c != id || *n == share);
+            map.entry((id, share))
                 .or_insert_with(|| {
-                    let quota = Quota::per_minute(nonzero(per_minute)).allow_burst(nonzero(per_minute.div_ceil(60)));
+                    let mine = (per_minute / share).max(1);
+                    let quota = Quota::per_minute(nonzero(mine)).allow_burst(nonzero(mine.div_ceil(60)));
                     Arc::new(RateLimiter::direct(quota))
                 })
                 .clone()
         };
-        let share = self.share.get();
-        if bucket.until_n_ready(nonzero(share)).await.is_err() {
-            for _ in 0..share {
-                bucket.until_ready().await;
-            }
-        }
+        bucket.until_ready().await;
     }
 }
 

@@ -396,6 +396,18 @@ async fn a_report_that_overtakes_the_record_of_the_accept_still_leaves_a_submitt
             .await
             .unwrap();
     assert_eq!(pmid.as_deref(), Some("sim-overtaken"));
+    // The accepted (billed) hand-over has its attempt row, and only one.
+    let attempts: Vec<(i32, String, String, Option<String>)> = sqlx::query_as(
+        "select attempt_no, outcome, provider, provider_message_id from attempt where notification_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&e.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        attempts,
+        [(1, "submitted".into(), "simulator".into(), Some("sim-overtaken".into()))]
+    );
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
