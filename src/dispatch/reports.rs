@@ -181,19 +181,21 @@ pub async fn record(
                 .collect()
         })
         .collect();
-    // Their attempt rows too (the provider accepted, and bills, these hand-overs); if the dispatcher records
-    // the same attempt, the primary key keeps one row.
-    let billed: Vec<notification::AttemptRow> = accepts
+    // A report of any kind on a notice still in flight means the provider accepted (and bills) the hand-over:
+    // its attempt row is written here; if the dispatcher records the same attempt, the primary key keeps one.
+    let mut first_report = std::collections::HashSet::new();
+    let billed: Vec<notification::AttemptRow> = resolved
         .iter()
-        .filter_map(|a| {
-            let t = targets.get(&a.id)?;
+        .filter(|(id, _)| in_flight(id) && first_report.insert(*id))
+        .filter_map(|(id, r)| {
+            let t = targets.get(id)?;
             Some(notification::AttemptRow {
-                notification_id: a.id,
+                notification_id: *id,
                 attempt_no: t.attempts,
                 started_at: now,
                 outcome: "submitted",
-                provider: a.provider.clone().unwrap_or_default(),
-                provider_message_id: a.provider_message_id.clone(),
+                provider: r.provider.clone(),
+                provider_message_id: Some(r.provider_message_id.clone()),
                 error_code: None,
                 error_detail: None,
             })
@@ -271,9 +273,13 @@ fn accept_from_report(id: i64, r: &DeliveryReport) -> Transition {
 /// The change a report makes: its final state, or another try for an unanswered call with attempts left.
 pub(super) fn report_transition(t: &ReportTarget, r: &DeliveryReport, now: DateTime<Utc>) -> Transition {
     let detail = json!({"provider_message_id": r.provider_message_id, "reported_at": r.at, "raw": r.raw});
+    // A report on a notice whose accept is not recorded yet (a progress report can overtake it too) names the
+    // provider that took it.
+    let in_flight = IN_FLIGHT.split(',').any(|s| s == t.state);
     let base = Transition {
         id: t.notification_id,
         guard: REPORTABLE,
+        provider: in_flight.then(|| r.provider.clone()),
         provider_message_id: Some(r.provider_message_id.clone()),
         reason: r.reason.clone(),
         detail: Some(detail),

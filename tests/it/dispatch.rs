@@ -411,6 +411,57 @@ async fn a_report_that_overtakes_the_record_of_the_accept_still_leaves_a_submitt
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_progress_report_that_overtakes_the_accept_names_the_provider_and_bills_the_attempt(pool: PgPool) {
+    use debtor_notify::gateway::{DeliveryReport, ReportState};
+    let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
+    e.store(vec![debtor_in("9211", "Asia/Yekaterinburg", "+79120000092")])
+        .await;
+    e.campaign(&sms_campaign("Обгон-8", "2026-12-01T05:00:00Z")).await;
+    e.planner.run_once().await.unwrap();
+    // Handed over through failover; Kannel's "SMSC accepted" report comes before our record of the accept.
+    let id: i64 = sqlx::query_scalar(
+        "update notification set state = 'sending', attempts = 1, provider = 'failover', sent_at = $1,
+             lease_until = $1 + interval '60 seconds'
+         returning notification_id",
+    )
+    .bind(at("2026-12-01T05:00:00Z"))
+    .fetch_one(&e.pool)
+    .await
+    .unwrap();
+    let report = |state| DeliveryReport {
+        provider: "kannel".into(),
+        client_ref: Some(id.to_string()),
+        provider_message_id: "kannel-77".into(),
+        state,
+        reason: None,
+        at: at("2026-12-01T05:00:01Z"),
+        raw: serde_json::json!({"status": 8}),
+    };
+    e.dispatcher
+        .record_reports(vec![report(ReportState::Progress)])
+        .await
+        .unwrap();
+    e.dispatcher
+        .record_reports(vec![report(ReportState::Delivered)])
+        .await
+        .unwrap();
+    let (state, provider): (String, String) =
+        sqlx::query_as("select state, provider from notification where notification_id = $1")
+            .bind(id)
+            .fetch_one(&e.pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), provider.as_str()), ("delivered", "kannel"));
+    let attempts: Vec<(i32, String, String)> =
+        sqlx::query_as("select attempt_no, outcome, provider from attempt where notification_id = $1")
+            .bind(id)
+            .fetch_all(&e.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, [(1, "submitted".into(), "kannel".into())]);
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn two_reports_for_one_notice_in_one_batch_are_applied_in_arrival_order(pool: PgPool) {
     use debtor_notify::gateway::{DeliveryReport, ReportState};
     let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;

@@ -89,9 +89,13 @@ async fn stop(mut child: Child) {
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn three_dispatcher_processes_on_one_database_send_every_notification_exactly_once(pool: PgPool) {
     let e = seed(pool.clone(), 300).await;
+    // 30 hand-overs a second for the three together: the work outlasts the beat a joining process waits before
+    // its first hand-over, so every process gets some of it.
     let env = [
         ("DEBTOR_NOTIFY__DISPATCH__BATCH_SIZE", "10"),
         ("DEBTOR_NOTIFY__SIMULATOR__LATENCY_MS", "5"),
+        ("DEBTOR_NOTIFY__SIMULATOR__RATE_PER_SECOND", "30"),
+        ("DEBTOR_NOTIFY__SIMULATOR__BURST", "5"),
     ];
     let procs: Vec<Child> = (0..3)
         .map(|i| dispatcher(&e, &format!("three-{i}"), START, &env))
@@ -114,6 +118,8 @@ async fn three_dispatcher_processes_on_one_database_send_every_notification_exac
     )
     .await;
     assert!(workers >= 2, "the work was shared between processes ({workers})");
+    // Each process beat into the presence table and left it on its clean stop.
+    assert_eq!(count(&pool, "select count(*) from dispatcher_presence").await, 0);
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
