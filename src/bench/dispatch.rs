@@ -78,7 +78,7 @@ async fn measure(due: usize, pending: usize, mut settings: Settings, pool: &sqlx
         "  write floor (the same writes per notice as raw SQL on the same tables, no engine): {floor:.0} notices/s; \
          dispatch = {:.0} % of it; the floor = {:.1} % of the claim probe",
         100.0 * rate / floor,
-        100.0 * floor / probe
+        100.0 * floor / claim
     );
     println!(
         "  process RSS: {:.0} MB before the dispatcher started, peak {:.0} MB  (target ≤ 200 MB with 1,000,000 pending)",
