@@ -146,28 +146,19 @@ async fn probe(pool: &sqlx::PgPool, rows: usize, loops: usize, batch: i64) -> an
         .execute(pool)
         .await?;
     sqlx::query("analyze probe_job").execute(pool).await?;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..loops {
+    let pool = pool.clone();
+    floor::drain(rows, loops, move || {
         let pool = pool.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let n = sqlx::query(
-                    "update probe_job set state = 'done' where id in (select id from probe_job
-                     where state = 'planned' and due_at <= now() order by due_at limit $1 for update skip locked)",
-                )
-                .bind(batch)
-                .execute(&pool)
-                .await?
-                .rows_affected();
-                if n == 0 {
-                    return Ok::<_, sqlx::Error>(());
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(rows as f64 / started.elapsed().as_secs_f64())
+        async move {
+            let done = sqlx::query(
+                "update probe_job set state = 'done' where id in (select id from probe_job
+                 where state = 'planned' and due_at <= now() order by due_at limit $1 for update skip locked)",
+            )
+            .bind(batch)
+            .execute(&pool)
+            .await?;
+            Ok(done.rows_affected())
+        }
+    })
+    .await
 }

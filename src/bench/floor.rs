@@ -23,20 +23,12 @@ pub async fn measure(
     batch: i64,
 ) -> anyhow::Result<f64> {
     seed_due(pool, campaign, "2026-12-02", now, rows).await?;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..loops)
-        .map(|_| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                while one_batch(&pool, now, batch).await? > 0 {}
-                Ok::<_, sqlx::Error>(())
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await??;
-    }
-    Ok(rows as f64 / started.elapsed().as_secs_f64())
+    let pool = pool.clone();
+    drain(rows, loops, move || {
+        let pool = pool.clone();
+        async move { one_batch(&pool, now, batch).await }
+    })
+    .await
 }
 
 /// The bare claim on the engine's own table: `rows` due notices of a third round, claimed `batch` at a time by
@@ -54,28 +46,44 @@ pub async fn claim_probe(
     batch: i64,
 ) -> anyhow::Result<f64> {
     seed_due(pool, campaign, "2026-12-03", now, rows).await?;
+    let pool = pool.clone();
+    drain(rows, loops, move || {
+        let pool = pool.clone();
+        async move {
+            let done = sqlx::query(
+                "update notification n set state = 'sending', lease_until = $1 + interval '60 seconds',
+                     updated_at = $1
+                 where n.notification_id in (select notification_id from notification
+                     where state = 'planned' and due_at <= $1
+                     order by priority desc, due_at limit $2 for update skip locked)",
+            )
+            .bind(now)
+            .bind(batch)
+            .execute(&pool)
+            .await?;
+            Ok(done.rows_affected())
+        }
+    })
+    .await
+}
+
+/// Runs `loops` copies of `step` at once, each until a step does nothing, and returns `rows` per second over
+/// the whole run.
+///
+/// # Errors
+/// The first database failure of a step.
+pub(super) async fn drain<F, Fut>(rows: usize, loops: usize, step: F) -> anyhow::Result<f64>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<u64, sqlx::Error>> + Send,
+{
     let started = Instant::now();
     let tasks: Vec<_> = (0..loops)
         .map(|_| {
-            let pool = pool.clone();
+            let step = step.clone();
             tokio::spawn(async move {
-                loop {
-                    let n = sqlx::query(
-                        "update notification n set state = 'sending', lease_until = $1 + interval '60 seconds',
-                             updated_at = $1
-                         where n.notification_id in (select notification_id from notification
-                             where state = 'planned' and due_at <= $1
-                             order by priority desc, due_at limit $2 for update skip locked)",
-                    )
-                    .bind(now)
-                    .bind(batch)
-                    .execute(&pool)
-                    .await?
-                    .rows_affected();
-                    if n == 0 {
-                        return Ok::<_, sqlx::Error>(());
-                    }
-                }
+                while step().await? > 0 {}
+                Ok::<_, sqlx::Error>(())
             })
         })
         .collect();
@@ -110,7 +118,7 @@ async fn seed_due(
     Ok(())
 }
 
-async fn one_batch(pool: &sqlx::PgPool, now: DateTime<Utc>, batch: i64) -> Result<usize, sqlx::Error> {
+async fn one_batch(pool: &sqlx::PgPool, now: DateTime<Utc>, batch: i64) -> Result<u64, sqlx::Error> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "with c as (select notification_id from notification where state = 'planned' and due_at <= $1
                     order by priority desc, due_at limit $2 for update skip locked),
@@ -154,5 +162,5 @@ async fn one_batch(pool: &sqlx::PgPool, now: DateTime<Utc>, batch: i64) -> Resul
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(ids.len())
+    Ok(ids.len() as u64)
 }
