@@ -64,10 +64,10 @@ impl CampaignView {
     #[must_use]
     pub fn priced(mut self, settings: &crate::config::Settings) -> Self {
         for s in &mut self.spend {
-            let price = match s.row.provider.as_str() {
-                _ if s.row.channel != "sms" => None,
-                "simulator" => Some(settings.templates.sms_price_per_segment),
-                p => settings.gateways.price_per_segment(p),
+            let price = if s.row.channel == "sms" {
+                settings.price_per_segment(&s.row.provider)
+            } else {
+                None
             };
             s.price_per_segment = price;
             s.cost = price.map(|p| p * rust_decimal::Decimal::from(s.row.segments));

@@ -267,8 +267,18 @@ impl Settings {
             .map_or("simulator", |p| p.1),
             p => p,
         };
-        g.price_per_segment(provider)
+        self.price_per_segment(provider)
             .unwrap_or(self.templates.sms_price_per_segment)
+    }
+
+    /// The price of one SMS segment at `provider` as recorded on attempts: a real provider's
+    /// `price_per_segment`, `templates.sms_price_per_segment` for the built-in simulator, none for others.
+    #[must_use]
+    pub fn price_per_segment(&self, provider: &str) -> Option<rust_decimal::Decimal> {
+        match provider {
+            "simulator" => Some(self.templates.sms_price_per_segment),
+            p => self.gateways.price_per_segment(p),
+        }
     }
 
     /// Environment that makes a child `debtor-notify` process use this database and these broker names.
