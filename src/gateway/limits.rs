@@ -119,14 +119,17 @@ impl CampaignRates {
         let share = self.share.get();
         let bucket = {
             let mut map = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-            map.retain(|(c, n), _| *c != id || *n == share);
-            map.entry((id, share))
-                .or_insert_with(|| {
-                    let mine = (per_minute / share).max(1);
-                    let quota = Quota::per_minute(nonzero(mine)).allow_burst(nonzero(mine.div_ceil(60)));
-                    Arc::new(RateLimiter::direct(quota))
-                })
-                .clone()
+            if let Some(b) = map.get(&(id, share)) {
+                b.clone()
+            } else {
+                // The share changed (or first use): the campaign's bucket for the old share goes.
+                map.retain(|(c, _), _| *c != id);
+                let mine = (per_minute / share).max(1);
+                let quota = Quota::per_minute(nonzero(mine)).allow_burst(nonzero(mine.div_ceil(60)));
+                map.entry((id, share))
+                    .or_insert_with(|| Arc::new(RateLimiter::direct(quota)))
+                    .clone()
+            }
         };
         bucket.until_ready().await;
     }
