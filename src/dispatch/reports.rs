@@ -231,17 +231,9 @@ pub async fn adopt_orphans(
         return Ok(0);
     }
     let orphans: Vec<i64> = found.iter().map(|f| f.0).collect();
-    let notifications: Vec<i64> = found
-        .iter()
-        .map(|f| {
-            f.1.client_ref
-                .as_deref()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or_default()
-        })
-        .collect();
+    let notifications: Vec<i64> = found.iter().map(|f| f.1).collect();
     let n = found.len();
-    record(pool, now, found.into_iter().map(|f| f.1).collect()).await?;
+    record(pool, now, found.into_iter().map(|f| f.2).collect()).await?;
     delivery::mark_adopted(pool, &orphans, &notifications).await?;
     Ok(n)
 }

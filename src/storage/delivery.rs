@@ -147,14 +147,15 @@ pub async fn record_malformed_callback(
 }
 
 /// Orphan reports whose provider id now names a notification (the accept was recorded after the report came):
-/// `(orphan_id, report)` with our reference filled in. `pmids`: only these ids (none: every waiting orphan).
+/// `(orphan_id, notification_id, report)`, the report with our reference filled in. `pmids`: only these ids
+/// (none: every waiting orphan).
 ///
 /// # Errors
 /// Database failures.
 pub async fn adoptable_orphans(
     pool: &PgPool,
     pmids: Option<&[String]>,
-) -> Result<Vec<(i64, crate::gateway::DeliveryReport)>, StorageError> {
+) -> Result<Vec<(i64, i64, crate::gateway::DeliveryReport)>, StorageError> {
     type Row = (
         i64,
         i64,
@@ -183,6 +184,7 @@ pub async fn adoptable_orphans(
             let state = crate::gateway::ReportState::parse(&state)?;
             Some((
                 orphan,
+                id,
                 crate::gateway::DeliveryReport {
                     provider,
                     client_ref: Some(id.to_string()),
