@@ -162,7 +162,7 @@ pub async fn record(
     let mut first_final = std::collections::HashSet::new();
     let accepts: Vec<Transition> = resolved
         .iter()
-        .filter(|(id, r)| r.state.is_final() && in_flight(id) && first_final.insert(*id))
+        .filter(|(id, r)| r.state.is_final() && r.state.proves_accept() && in_flight(id) && first_final.insert(*id))
         .map(|(id, r)| accept_from_report(*id, r))
         .collect();
     // A report the guard refuses (a duplicate, a late one) is still kept, as an event that changed nothing.
@@ -181,12 +181,12 @@ pub async fn record(
                 .collect()
         })
         .collect();
-    // A report of any kind on a notice still in flight means the provider accepted (and bills) the hand-over:
+    // A report that proves the accept, on a notice still in flight, means the provider took (and bills) it:
     // its attempt row is written here; if the dispatcher records the same attempt, the primary key keeps one.
     let mut first_report = std::collections::HashSet::new();
     let billed: Vec<notification::AttemptRow> = resolved
         .iter()
-        .filter(|(id, _)| in_flight(id) && first_report.insert(*id))
+        .filter(|(id, r)| r.state.proves_accept() && in_flight(id) && first_report.insert(*id))
         .filter_map(|(id, r)| {
             let t = targets.get(id)?;
             Some(notification::AttemptRow {

@@ -116,6 +116,13 @@ impl ReportState {
         })
     }
 
+    /// Whether the report shows the provider had accepted the message. Not `Failed`: Kannel also reports 16
+    /// for a message it refused at hand-over (`403 Not routable`), so only our record of the answer can tell.
+    #[must_use]
+    pub fn proves_accept(self) -> bool {
+        !matches!(self, Self::Failed)
+    }
+
     /// Whether it ends the notice.
     #[must_use]
     pub fn is_final(self) -> bool {

@@ -462,6 +462,52 @@ async fn a_progress_report_that_overtakes_the_accept_names_the_provider_and_bill
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_failed_report_before_the_hand_over_is_recorded_proves_no_accept_and_bills_nothing(pool: PgPool) {
+    use debtor_notify::gateway::{DeliveryReport, ReportState};
+    let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
+    e.store(vec![debtor_in("9221", "Asia/Yekaterinburg", "+79120000095")])
+        .await;
+    e.campaign(&sms_campaign("Отказ", "2026-12-01T05:00:00Z")).await;
+    e.planner.run_once().await.unwrap();
+    // Kannel answers `403 Not routable` and also reports 16: the report may come before our record of the 403.
+    let id: i64 = sqlx::query_scalar(
+        "update notification set state = 'sending', attempts = 1, provider = 'kannel', sent_at = $1,
+             lease_until = $1 + interval '60 seconds'
+         returning notification_id",
+    )
+    .bind(at("2026-12-01T05:00:00Z"))
+    .fetch_one(&e.pool)
+    .await
+    .unwrap();
+    let report = DeliveryReport {
+        provider: "kannel".into(),
+        client_ref: Some(id.to_string()),
+        provider_message_id: "kannel-16".into(),
+        state: ReportState::Failed,
+        reason: Some("kannel_dlr_16".into()),
+        at: at("2026-12-01T05:00:01Z"),
+        raw: serde_json::json!({"status": 16}),
+    };
+    e.dispatcher.record_reports(vec![report]).await.unwrap();
+    let states: Vec<String> =
+        sqlx::query_scalar("select state from delivery_event where notification_id = $1 and source = 'provider'")
+            .bind(id)
+            .fetch_all(&e.pool)
+            .await
+            .unwrap();
+    assert_eq!(states, ["failed"]);
+    let attempts: i64 = sqlx::query_scalar("select count(*) from attempt where notification_id = $1")
+        .bind(id)
+        .fetch_one(&e.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts, 0,
+        "no accept was proven, so nothing is billed from the report"
+    );
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn two_reports_for_one_notice_in_one_batch_are_applied_in_arrival_order(pool: PgPool) {
     use debtor_notify::gateway::{DeliveryReport, ReportState};
     let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
