@@ -50,13 +50,19 @@ fn log_file(dir: &std::path::Path, name: &str) -> Stdio {
 }
 
 impl KannelRig {
+    /// Whether Kannel's boxes and its fake SMSC are installed.
+    #[must_use]
+    pub fn installed() -> bool {
+        Path::new(BEARERBOX).exists() && Path::new(FAKESMSC).exists()
+    }
+
     /// Starts a rig under `parent`; `log_messages`: the fake SMSC logs every message (for [`Self::at_smsc`]).
     ///
     /// # Panics
     /// Kannel is not installed, or a box does not come up within 20 s (the message names the rig's directory).
     pub async fn start(parent: &Path, log_messages: bool) -> Self {
         assert!(
-            Path::new(BEARERBOX).exists() && Path::new(FAKESMSC).exists(),
+            Self::installed(),
             "Kannel is not installed: run scripts/test (it installs the kannel and kannel-extras packages)"
         );
         let dir = parent.join(format!("kannel-{}", uuid::Uuid::new_v4().simple()));
