@@ -54,9 +54,12 @@ pub(super) async fn scratch(base: &Settings, tag: &str) -> anyhow::Result<(Setti
         .await
         .context("create scratch database")?;
     let mut s = base.clone();
+    // Only the database name changes; the query (sslmode, host=/socket/dir, …) is kept.
     let url = base.database.url.expose();
-    let root = url.rsplit_once('/').map_or(url, |(r, _)| r);
-    s.database.url = Secret::new(format!("{root}/{db}"));
+    let (path, query) = url.split_once('?').map_or((url, None), |(p, q)| (p, Some(q)));
+    let root = path.rsplit_once('/').map_or(path, |(r, _)| r);
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    s.database.url = Secret::new(format!("{root}/{db}{query}"));
     s.amqp.use_prefix(&format!("bench.{tag}"));
     let pool = storage::connect(&s.database)?;
     storage::migrate(&pool).await?;
