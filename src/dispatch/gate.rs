@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     config::dispatch::parse_hours,
     policy::{calendar::ProductionCalendar, caps::Caps, window::ContactWindow},
-    storage::notification::Claimed,
+    storage::claim::Claimed,
 };
 
 /// What to do with a claimed notice.

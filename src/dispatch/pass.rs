@@ -16,7 +16,8 @@ use crate::{
     render::sms,
     storage::{
         delivery::ReportTarget,
-        notification::{self, Claimed, IN_FLIGHT, Transition},
+        claim::{self, Claimed},
+        notification::{self, IN_FLIGHT, Transition},
     },
 };
 
@@ -65,7 +66,7 @@ impl Dispatcher {
         let d = &self.settings.dispatch;
         let t0 = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
-        let claimed = notification::claim_due(&mut tx, now, d.batch_size).await?;
+        let claimed = claim::claim_due(&mut tx, now, d.batch_size).await?;
         let mut stats = PassStats {
             claimed: claimed.len(),
             ..PassStats::default()
@@ -83,7 +84,7 @@ impl Dispatcher {
         self.load_templates(&wanted).await?;
         let debtors: Vec<i64> = claimed.iter().map(|c| c.debtor_id).collect();
         let mut history: HashMap<i64, Vec<(i64, DateTime<Utc>)>> = HashMap::new();
-        for c in notification::contacts_since(&mut tx, &debtors, now - Duration::days(40)).await? {
+        for c in claim::contacts_since(&mut tx, &debtors, now - Duration::days(40)).await? {
             history
                 .entry(c.debtor_id)
                 .or_default()

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod calendar;
+pub mod claim;
 pub mod campaign;
 pub mod delivery;
 pub mod intake;

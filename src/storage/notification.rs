@@ -1,13 +1,11 @@
-//! The notification job rows at dispatch: claiming due rows (SKIP LOCKED, debtors locked for the gate),
-//! the facts the gate and the renderer need, contact history for the caps, and state transitions, each
-//! appended to `delivery_event` in the same statement. Final states are never left except by a guard that
-//! names them.
+//! State transitions of notification rows, each appended to `delivery_event` in the same statement, and the
+//! attempt rows of hand-overs. Final states are never left except by a guard that names them. (Claiming due
+//! rows is [`super::claim`].)
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool, Postgres, Transaction, types::Json};
+use sqlx::{PgPool, types::Json};
 
 use super::StorageError;
-use super::template::RenderFacts;
 
 /// States that may move on; everything else is final.
 pub const OPEN: &str = "planned,sending,in_doubt,submitted";
@@ -15,128 +13,6 @@ pub const OPEN: &str = "planned,sending,in_doubt,submitted";
 pub const IN_FLIGHT: &str = "sending,in_doubt";
 /// Guard for delivery reports (a report may overtake the record of the hand-over).
 pub const REPORTABLE: &str = "sending,in_doubt,submitted";
-
-/// A claimed notification with everything the gate and the renderer need.
-#[derive(Debug, Clone, FromRow)]
-pub struct Claimed {
-    pub notification_id: i64,
-    pub campaign_id: i64,
-    pub step_no: i32,
-    pub debtor_id: i64,
-    pub utility_id: String,
-    pub channel: String,
-    pub e164: Option<String>,
-    pub phone_kind: Option<String>,
-    pub timezone: String,
-    pub template_name: String,
-    pub template_version: i32,
-    pub template_kind: String,
-    pub attempts: i32,
-    pub campaign_status: String,
-    pub end_by: Option<DateTime<Utc>>,
-    pub rate_per_minute: Option<i32>,
-    pub condition: String,
-    pub max_attempts: i32,
-    pub retry_after_minutes: i32,
-    pub opted_out: bool,
-    pub region: Option<String>,
-    pub window_working: Option<String>,
-    pub window_day_off: Option<String>,
-    pub cap_day: Option<i32>,
-    pub cap_week: Option<i32>,
-    pub cap_month: Option<i32>,
-    /// What the template is rendered with (the same facts as previews).
-    #[sqlx(flatten)]
-    pub facts: RenderFacts,
-    pub agreement_active: bool,
-}
-
-/// Opens the claim transaction: locks up to `limit` due rows of running campaigns and their debtors (rows
-/// whose debtor another dispatcher holds are skipped), and returns their facts. The caller decides and calls
-/// [`apply`] on the same transaction, then commits; nothing else happens inside it.
-///
-/// # Errors
-/// Database failures.
-pub async fn claim_due(
-    tx: &mut Transaction<'static, Postgres>,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<Claimed>, StorageError> {
-    // Due rows, skipping those another dispatcher holds; then a transaction-scoped advisory lock per debtor, not
-    // a row lock: it serialises dispatchers per debtor (for the caps) without writing every debtor tuple. Keys
-    // live in their own range: debtor id + 2^62. Rows of a debtor another dispatcher holds stay for later.
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "with p as materialized (
-            select n.notification_id, n.debtor_id, n.priority, n.due_at from notification n
-            join campaign c on c.campaign_id = n.campaign_id and c.status in ('running', 'cancelled', 'completed')
-            where n.state = 'planned' and n.due_at <= $1
-            order by n.priority desc, n.due_at limit $2
-            for update of n skip locked),
-         l as materialized (
-            select debtor_id from (select distinct debtor_id from p) d
-            where pg_try_advisory_xact_lock(debtor_id + 4611686018427387904))
-         select p.notification_id from p join l using (debtor_id) order by p.priority desc, p.due_at",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(sqlx::query_as(
-        "select n.notification_id, n.campaign_id, n.step_no, n.debtor_id, n.utility_id, n.channel, n.e164,
-                n.phone_kind, n.timezone, n.template_name, n.template_version, n.template_kind, n.attempts,
-                c.status as campaign_status, c.end_by, c.rate_per_minute, s.condition, s.max_attempts,
-                s.retry_after_minutes,
-                (exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
-                         and o.e164 = n.e164)
-                 or exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
-                            and o.account = d.account)) as opted_out,
-                u.region, u.window_working, u.window_day_off, u.cap_day, u.cap_week, u.cap_month,
-                u.display_name as utility_name, u.contact_phone, u.payment_url, u.payment_details,
-                u.allow_personal_details_in_sms, d.account, d.full_name, d.address, cd.debt_total, cd.penalty, cd.months_overdue, cd.as_of,
-                cd.services, cd.agreement_active
-         from notification n
-         join campaign c on c.campaign_id = n.campaign_id
-         join campaign_step s on s.campaign_id = n.campaign_id and s.step_no = n.step_no
-         join debtor d on d.debtor_id = n.debtor_id
-         join debt_snapshot cd on cd.debtor_id = d.debtor_id and cd.batch_id = d.current_batch_id
-         join utility u on u.utility_id = n.utility_id
-         where n.notification_id = any($1)
-         order by n.priority desc, n.due_at",
-    )
-    .bind(&ids)
-    .fetch_all(&mut **tx)
-    .await?)
-}
-
-/// One earlier hand-over to a debtor (for the caps).
-#[derive(Debug, Clone, Copy, FromRow)]
-pub struct Contact {
-    pub debtor_id: i64,
-    pub notification_id: i64,
-    pub sent_at: DateTime<Utc>,
-}
-
-/// Hand-overs to these debtors since `since` (every channel counts toward the message caps).
-///
-/// # Errors
-/// Database failures.
-pub async fn contacts_since(
-    tx: &mut Transaction<'static, Postgres>,
-    debtors: &[i64],
-    since: DateTime<Utc>,
-) -> Result<Vec<Contact>, StorageError> {
-    Ok(sqlx::query_as(
-        "select debtor_id, notification_id, sent_at from notification
-         where debtor_id = any($1) and sent_at >= $2",
-    )
-    .bind(debtors)
-    .bind(since)
-    .fetch_all(&mut **tx)
-    .await?)
-}
 
 /// A state change of one notification.
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,277 @@
+//! Claiming due notifications for dispatch: the due rows (SKIP LOCKED, their debtors locked for the gate), the
+//! facts the gate and the renderer need, and the debtors' contact history for the caps.
+//!
+//! Per-row facts (the notice, its debtor's debt, the opt-out check) come in one statement; the campaign, step
+//! and utility columns, the same for every row of a campaign, come once per pass from two small statements
+//! instead of being repeated on every row.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sqlx::{FromRow, Postgres, Transaction, types::Json};
+
+use super::StorageError;
+use super::template::RenderFacts;
+use crate::domain::ServiceDebt;
+
+/// A claimed notification with everything the gate and the renderer need.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub notification_id: i64,
+    pub campaign_id: i64,
+    pub step_no: i32,
+    pub debtor_id: i64,
+    pub utility_id: String,
+    pub channel: String,
+    pub e164: Option<String>,
+    pub phone_kind: Option<String>,
+    pub timezone: String,
+    pub template_name: String,
+    pub template_version: i32,
+    pub template_kind: String,
+    pub attempts: i32,
+    pub campaign_status: String,
+    pub end_by: Option<DateTime<Utc>>,
+    pub rate_per_minute: Option<i32>,
+    pub condition: String,
+    pub max_attempts: i32,
+    pub retry_after_minutes: i32,
+    pub opted_out: bool,
+    pub region: Option<String>,
+    pub window_working: Option<String>,
+    pub window_day_off: Option<String>,
+    pub cap_day: Option<i32>,
+    pub cap_week: Option<i32>,
+    pub cap_month: Option<i32>,
+    /// What the template is rendered with (the same facts as previews).
+    pub facts: RenderFacts,
+    pub agreement_active: bool,
+}
+
+/// The per-row part of a claim.
+#[derive(FromRow)]
+struct Row {
+    notification_id: i64,
+    campaign_id: i64,
+    step_no: i32,
+    debtor_id: i64,
+    utility_id: String,
+    channel: String,
+    e164: Option<String>,
+    phone_kind: Option<String>,
+    timezone: String,
+    template_name: String,
+    template_version: i32,
+    template_kind: String,
+    attempts: i32,
+    opted_out: bool,
+    account: String,
+    full_name: Option<String>,
+    address: Option<String>,
+    debt_total: Decimal,
+    penalty: Decimal,
+    months_overdue: i32,
+    as_of: NaiveDate,
+    services: Json<Vec<ServiceDebt>>,
+    agreement_active: bool,
+}
+
+/// A campaign step as the gate sees it.
+#[derive(FromRow)]
+struct Step {
+    campaign_id: i64,
+    step_no: i32,
+    status: String,
+    end_by: Option<DateTime<Utc>>,
+    rate_per_minute: Option<i32>,
+    condition: String,
+    max_attempts: i32,
+    retry_after_minutes: i32,
+}
+
+/// A utility's policy settings and render facts.
+#[derive(FromRow)]
+struct Utility {
+    utility_id: String,
+    region: Option<String>,
+    window_working: Option<String>,
+    window_day_off: Option<String>,
+    cap_day: Option<i32>,
+    cap_week: Option<i32>,
+    cap_month: Option<i32>,
+    display_name: String,
+    contact_phone: Option<String>,
+    payment_url: Option<String>,
+    payment_details: Option<String>,
+    allow_personal_details_in_sms: bool,
+}
+
+/// Opens the claim transaction: locks up to `limit` due rows of running campaigns and their debtors (rows
+/// whose debtor another dispatcher holds are skipped), and returns their facts. The caller decides and applies
+/// the transitions on the same transaction, then commits; nothing else happens inside it.
+///
+/// # Errors
+/// Database failures.
+pub async fn claim_due(
+    tx: &mut Transaction<'static, Postgres>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>, StorageError> {
+    let ids = lock_due(tx, now, limit).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "select n.notification_id, n.campaign_id, n.step_no, n.debtor_id, n.utility_id, n.channel, n.e164,
+                n.phone_kind, n.timezone, n.template_name, n.template_version, n.template_kind, n.attempts,
+                (exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
+                         and o.e164 = n.e164)
+                 or exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
+                            and o.account = d.account)) as opted_out,
+                d.account, d.full_name, d.address, cd.debt_total, cd.penalty, cd.months_overdue, cd.as_of,
+                cd.services, cd.agreement_active
+         from notification n
+         join debtor d on d.debtor_id = n.debtor_id
+         join debt_snapshot cd on cd.debtor_id = d.debtor_id and cd.batch_id = d.current_batch_id
+         where n.notification_id = any($1)
+         order by n.priority desc, n.due_at",
+    )
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut campaigns: Vec<i64> = rows.iter().map(|r| r.campaign_id).collect();
+    campaigns.sort_unstable();
+    campaigns.dedup();
+    let mut utilities: Vec<&str> = rows.iter().map(|r| r.utility_id.as_str()).collect();
+    utilities.sort_unstable();
+    utilities.dedup();
+    let steps: Vec<Step> = sqlx::query_as(
+        "select c.campaign_id, s.step_no, c.status, c.end_by, c.rate_per_minute, s.condition, s.max_attempts,
+                s.retry_after_minutes
+         from campaign c join campaign_step s using (campaign_id) where c.campaign_id = any($1)",
+    )
+    .bind(&campaigns)
+    .fetch_all(&mut **tx)
+    .await?;
+    let utilities: Vec<Utility> = sqlx::query_as(
+        "select utility_id, region, window_working, window_day_off, cap_day, cap_week, cap_month, display_name,
+                contact_phone, payment_url, payment_details, allow_personal_details_in_sms
+         from utility where utility_id = any($1)",
+    )
+    .bind(&utilities)
+    .fetch_all(&mut **tx)
+    .await?;
+    let steps: HashMap<(i64, i32), Step> = steps.into_iter().map(|s| ((s.campaign_id, s.step_no), s)).collect();
+    let utilities: HashMap<String, Utility> = utilities.into_iter().map(|u| (u.utility_id.clone(), u)).collect();
+    // Foreign keys guarantee both parts; a row without them would stay `planned` untouched.
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let step = steps.get(&(r.campaign_id, r.step_no))?;
+            let utility = utilities.get(&r.utility_id)?;
+            Some(assemble(r, step, utility))
+        })
+        .collect())
+}
+
+/// Locks the due rows and their debtors; returns the ids in claim order.
+async fn lock_due(
+    tx: &mut Transaction<'static, Postgres>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>, StorageError> {
+    // Due rows, skipping those another dispatcher holds; then a transaction-scoped advisory lock per debtor, not
+    // a row lock: it serialises dispatchers per debtor (for the caps) without writing every debtor tuple. Keys
+    // live in their own range: debtor id + 2^62. Rows of a debtor another dispatcher holds stay for later.
+    Ok(sqlx::query_scalar(
+        "with p as materialized (
+            select n.notification_id, n.debtor_id, n.priority, n.due_at from notification n
+            join campaign c on c.campaign_id = n.campaign_id and c.status in ('running', 'cancelled', 'completed')
+            where n.state = 'planned' and n.due_at <= $1
+            order by n.priority desc, n.due_at limit $2
+            for update of n skip locked),
+         l as materialized (
+            select debtor_id from (select distinct debtor_id from p) d
+            where pg_try_advisory_xact_lock(debtor_id + 4611686018427387904))
+         select p.notification_id from p join l using (debtor_id) order by p.priority desc, p.due_at",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+fn assemble(r: Row, step: &Step, u: &Utility) -> Claimed {
+    Claimed {
+        notification_id: r.notification_id,
+        campaign_id: r.campaign_id,
+        step_no: r.step_no,
+        debtor_id: r.debtor_id,
+        utility_id: r.utility_id,
+        channel: r.channel,
+        e164: r.e164,
+        phone_kind: r.phone_kind,
+        timezone: r.timezone,
+        template_name: r.template_name,
+        template_version: r.template_version,
+        template_kind: r.template_kind,
+        attempts: r.attempts,
+        campaign_status: step.status.clone(),
+        end_by: step.end_by,
+        rate_per_minute: step.rate_per_minute,
+        condition: step.condition.clone(),
+        max_attempts: step.max_attempts,
+        retry_after_minutes: step.retry_after_minutes,
+        opted_out: r.opted_out,
+        region: u.region.clone(),
+        window_working: u.window_working.clone(),
+        window_day_off: u.window_day_off.clone(),
+        cap_day: u.cap_day,
+        cap_week: u.cap_week,
+        cap_month: u.cap_month,
+        facts: RenderFacts {
+            utility_name: u.display_name.clone(),
+            contact_phone: u.contact_phone.clone(),
+            payment_url: u.payment_url.clone(),
+            payment_details: u.payment_details.clone(),
+            allow_personal_details_in_sms: u.allow_personal_details_in_sms,
+            account: r.account,
+            full_name: r.full_name,
+            address: r.address,
+            debt_total: r.debt_total,
+            penalty: r.penalty,
+            months_overdue: r.months_overdue,
+            as_of: r.as_of,
+            services: r.services,
+        },
+        agreement_active: r.agreement_active,
+    }
+}
+
+/// One earlier hand-over to a debtor (for the caps).
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct Contact {
+    pub debtor_id: i64,
+    pub notification_id: i64,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Hand-overs to these debtors since `since` (every channel counts toward the message caps).
+///
+/// # Errors
+/// Database failures.
+pub async fn contacts_since(
+    tx: &mut Transaction<'static, Postgres>,
+    debtors: &[i64],
+    since: DateTime<Utc>,
+) -> Result<Vec<Contact>, StorageError> {
+    Ok(sqlx::query_as(
+        "select debtor_id, notification_id, sent_at from notification
+         where debtor_id = any($1) and sent_at >= $2",
+    )
+    .bind(debtors)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?)
+}
