@@ -15,8 +15,8 @@ use crate::{
     gateway::{Accepted, DeliveryReport, GatewayError},
     render::sms,
     storage::{
-        delivery::ReportTarget,
         claim::{self, Claimed},
+        delivery::ReportTarget,
         notification::{self, IN_FLIGHT, Transition},
     },
 };

@@ -5,8 +5,8 @@
 
 pub mod batch;
 pub mod calendar;
-pub mod claim;
 pub mod campaign;
+pub mod claim;
 pub mod delivery;
 pub mod intake;
 pub mod log;
