@@ -12,7 +12,7 @@ use super::{
 use crate::{
     domain::mask::mask_tail,
     gateway::GatewayError,
-    storage::notification::{AttemptRow, IN_FLIGHT, Transition},
+    storage::notification::{AttemptRow, Detail, IN_FLIGHT, Transition, detail},
 };
 
 impl Dispatcher {
@@ -47,7 +47,10 @@ impl Dispatcher {
                 (
                     Transition {
                         state: "submitted",
-                        detail: Some(json!({"provider_message_id": a.provider_message_id, "provider": row.provider})),
+                        detail: Some(detail(&Submitted {
+                            provider_message_id: &a.provider_message_id,
+                            provider: &row.provider,
+                        })),
                         provider_message_id: Some(a.provider_message_id),
                         provider: a.provider,
                         ..base
@@ -59,7 +62,7 @@ impl Dispatcher {
                 Transition {
                     state: "in_doubt",
                     reason: Some("provider_outcome_unknown".into()),
-                    detail: Some(json!({"code": e.code(), "error": e.to_string()})),
+                    detail: Some(detail(&json!({"code": e.code(), "error": e.to_string()}))),
                     ..base
                 },
                 None,
@@ -71,7 +74,7 @@ impl Dispatcher {
                     state: "planned",
                     reason: Some("provider_retryable".into()),
                     due_at: Some(due),
-                    detail: Some(detail),
+                    detail: Some(crate::storage::notification::detail(&detail)),
                     ..base
                 };
                 (t, Some(attempt("retryable_error", None, Some(&e))))
@@ -91,7 +94,12 @@ impl Dispatcher {
                     "retryable_error"
                 };
                 (
-                    closed(base, "failed", reason, Some(detail)),
+                    closed(
+                        base,
+                        "failed",
+                        reason,
+                        Some(crate::storage::notification::detail(&detail)),
+                    ),
                     Some(attempt(outcome, None, Some(&e))),
                 )
             }
@@ -128,12 +136,14 @@ impl Dispatcher {
     }
 }
 
-pub(super) fn closed(
-    base: Transition,
-    state: &'static str,
-    reason: &str,
-    detail: Option<serde_json::Value>,
-) -> Transition {
+/// The detail of a `submitted` event.
+#[derive(serde::Serialize)]
+struct Submitted<'a> {
+    provider_message_id: &'a str,
+    provider: &'a str,
+}
+
+pub(super) fn closed(base: Transition, state: &'static str, reason: &str, detail: Option<Detail>) -> Transition {
     Transition {
         state,
         reason: Some(reason.to_owned()),

@@ -17,9 +17,17 @@ use crate::{
     storage::{
         claim::{self, Claimed},
         delivery::ReportTarget,
-        notification::{self, IN_FLIGHT, Transition},
+        notification::{self, IN_FLIGHT, Transition, detail},
     },
 };
+
+/// The detail of a `sending` event.
+#[derive(serde::Serialize)]
+struct Sending<'a> {
+    provider: &'a str,
+    segments: i32,
+    worker: &'a str,
+}
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -149,7 +157,10 @@ impl Dispatcher {
                 max_attempts: job.max_attempts,
                 retry_after_minutes: job.retry_after_minutes,
             };
-            let submitted = results[i].detail.take().unwrap_or_default();
+            let submitted = results[i]
+                .detail
+                .take()
+                .unwrap_or_else(|| serde_json::value::RawValue::NULL.to_owned());
             let provider = results[i].provider.take();
             results[i] = Transition {
                 guard: IN_FLIGHT,
@@ -215,7 +226,11 @@ impl Dispatcher {
                         state: "sending",
                         lease_until: Some(lease_until),
                         sent_at: Some(now),
-                        detail: Some(json!({"provider": provider, "segments": segments, "worker": self.worker})),
+                        detail: Some(detail(&Sending {
+                            provider: &provider,
+                            segments,
+                            worker: &self.worker,
+                        })),
                         provider: Some(provider),
                         text: Some(text),
                         sha256: Some(sha256),
@@ -230,7 +245,7 @@ impl Dispatcher {
                         state: "planned",
                         reason: Some(reason.into()),
                         due_at: Some(due_at),
-                        detail: Some(json!({"rescheduled_to": due_at})),
+                        detail: Some(detail(&json!({"rescheduled_to": due_at}))),
                         ..base
                     }
                 }
@@ -244,7 +259,12 @@ impl Dispatcher {
                 }
                 Decision::Fail { reason, detail } => {
                     stats.failed += 1;
-                    closed(base, "failed", reason, Some(json!({"error": detail})))
+                    closed(
+                        base,
+                        "failed",
+                        reason,
+                        Some(notification::detail(&json!({"error": detail}))),
+                    )
                 }
             };
             transitions.push(t);

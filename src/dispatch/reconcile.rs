@@ -12,7 +12,7 @@ use crate::{
     gateway::{DeliveryReport, StatusAnswer},
     storage::{
         delivery::{self, Pending, ReportTarget},
-        notification::{self, AttemptRow, Transition},
+        notification::{self, AttemptRow, Transition, detail},
         restriction,
     },
 };
@@ -138,7 +138,7 @@ impl Dispatcher {
                     state: "planned",
                     reason: Some("reconciled_not_found".into()),
                     due_at: Some(now),
-                    detail: Some(json!({"status_query": "not_found"})),
+                    detail: Some(detail(&json!({"status_query": "not_found"}))),
                     ..Transition::default()
                 };
                 Some((t, Some(attempt("reconciled_not_found", None))))
@@ -151,7 +151,9 @@ impl Dispatcher {
                     state: "submitted",
                     reason: Some("reconciled_found".into()),
                     provider_message_id: Some(provider_message_id.clone()),
-                    detail: Some(json!({"status_query": "accepted", "provider_message_id": provider_message_id})),
+                    detail: Some(detail(
+                        &json!({"status_query": "accepted", "provider_message_id": provider_message_id}),
+                    )),
                     ..Transition::default()
                 };
                 Some((t, Some(attempt("reconciled_found", Some(provider_message_id)))))
@@ -186,7 +188,9 @@ impl Dispatcher {
                     guard: "submitted,in_doubt",
                     state: "undelivered",
                     reason: Some("no_report".into()),
-                    detail: Some(json!({"validity_hours": self.settings.dispatch.validity_hours})),
+                    detail: Some(detail(
+                        &json!({"validity_hours": self.settings.dispatch.validity_hours}),
+                    )),
                     ..Transition::default()
                 };
                 Some((t, None))

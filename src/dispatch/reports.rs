@@ -15,7 +15,7 @@ use crate::{
     gateway::{DeliveryReport, ReportState},
     storage::{
         delivery::{self, ReportTarget},
-        notification::{self, IN_FLIGHT, REPORTABLE, Transition},
+        notification::{self, IN_FLIGHT, REPORTABLE, Transition, detail},
     },
     telemetry::error_chain,
 };
@@ -254,17 +254,29 @@ fn accept_from_report(id: i64, r: &DeliveryReport) -> Transition {
         state: "submitted",
         provider: Some(r.provider.clone()),
         provider_message_id: Some(r.provider_message_id.clone()),
-        detail: Some(
-            json!({"provider": r.provider, "provider_message_id": r.provider_message_id,
-                            "recorded_from": "delivery_report"}),
-        ),
+        detail: Some(detail(
+            &json!({"provider": r.provider, "provider_message_id": r.provider_message_id,
+                                     "recorded_from": "delivery_report"}),
+        )),
         ..Transition::default()
     }
 }
 
 /// The change a report makes: its final state, or another try for an unanswered call with attempts left.
+/// The detail of a report's event.
+#[derive(serde::Serialize)]
+struct ReportDetail<'a> {
+    provider_message_id: &'a str,
+    reported_at: DateTime<Utc>,
+    raw: &'a serde_json::Value,
+}
+
 pub(super) fn report_transition(t: &ReportTarget, r: &DeliveryReport, now: DateTime<Utc>) -> Transition {
-    let detail = json!({"provider_message_id": r.provider_message_id, "reported_at": r.at, "raw": r.raw});
+    let report = detail(&ReportDetail {
+        provider_message_id: &r.provider_message_id,
+        reported_at: r.at,
+        raw: &r.raw,
+    });
     // A report on a notice whose accept is not recorded yet (a progress report can overtake it too) names the
     // provider that took it.
     let in_flight = IN_FLIGHT.split(',').any(|s| s == t.state);
@@ -274,7 +286,7 @@ pub(super) fn report_transition(t: &ReportTarget, r: &DeliveryReport, now: DateT
         provider: in_flight.then(|| r.provider.clone()),
         provider_message_id: Some(r.provider_message_id.clone()),
         reason: r.reason.clone(),
-        detail: Some(detail),
+        detail: Some(report),
         ..Transition::default()
     };
     if t.channel == "voice" && r.state == ReportState::Undelivered && t.attempts < t.max_attempts {

@@ -118,28 +118,44 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Claimed>, StorageError> {
-    let ids = lock_due(tx, now, limit).await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
+    // Due rows, skipping those another dispatcher holds; then a transaction-scoped advisory lock per debtor, not
+    // a row lock: it serialises dispatchers per debtor (for the caps) without writing every debtor tuple. Keys
+    // live in their own range: debtor id + 2^62. Rows of a debtor another dispatcher holds stay for later. The
+    // rows locked carry the columns the gate needs, so the facts join from them without a second lookup.
     let rows: Vec<Row> = sqlx::query_as(
-        "select n.notification_id, n.campaign_id, n.step_no, n.debtor_id, n.utility_id, n.channel, n.e164,
-                n.phone_kind, n.timezone, n.template_name, n.template_version, n.template_kind, n.attempts,
-                (exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
-                         and o.e164 = n.e164)
-                 or exists (select 1 from opt_out o where o.utility_id = n.utility_id and o.removed_at is null
+        "with p as materialized (
+            select n.notification_id, n.campaign_id, n.step_no, n.debtor_id, n.utility_id, n.channel, n.e164,
+                   n.phone_kind, n.timezone, n.template_name, n.template_version, n.template_kind, n.attempts,
+                   n.priority, n.due_at
+            from notification n
+            join campaign c on c.campaign_id = n.campaign_id and c.status in ('running', 'cancelled', 'completed')
+            where n.state = 'planned' and n.due_at <= $1
+            order by n.priority desc, n.due_at limit $2
+            for update of n skip locked),
+         l as materialized (
+            select debtor_id from (select distinct debtor_id from p) d
+            where pg_try_advisory_xact_lock(debtor_id + 4611686018427387904))
+         select p.notification_id, p.campaign_id, p.step_no, p.debtor_id, p.utility_id, p.channel, p.e164,
+                p.phone_kind, p.timezone, p.template_name, p.template_version, p.template_kind, p.attempts,
+                (exists (select 1 from opt_out o where o.utility_id = p.utility_id and o.removed_at is null
+                         and o.e164 = p.e164)
+                 or exists (select 1 from opt_out o where o.utility_id = p.utility_id and o.removed_at is null
                             and o.account = d.account)) as opted_out,
                 d.account, d.full_name, d.address, cd.debt_total, cd.penalty, cd.months_overdue, cd.as_of,
                 cd.services, cd.agreement_active
-         from notification n
-         join debtor d on d.debtor_id = n.debtor_id
+         from p
+         join l using (debtor_id)
+         join debtor d on d.debtor_id = p.debtor_id
          join debt_snapshot cd on cd.debtor_id = d.debtor_id and cd.batch_id = d.current_batch_id
-         where n.notification_id = any($1)
-         order by n.priority desc, n.due_at",
+         order by p.priority desc, p.due_at",
     )
-    .bind(&ids)
+    .bind(now)
+    .bind(limit)
     .fetch_all(&mut **tx)
     .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut campaigns: Vec<i64> = rows.iter().map(|r| r.campaign_id).collect();
     campaigns.sort_unstable();
     campaigns.dedup();
@@ -173,33 +189,6 @@ pub async fn claim_due(
             Some(assemble(r, step, utility))
         })
         .collect())
-}
-
-/// Locks the due rows and their debtors; returns the ids in claim order.
-async fn lock_due(
-    tx: &mut Transaction<'static, Postgres>,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<i64>, StorageError> {
-    // Due rows, skipping those another dispatcher holds; then a transaction-scoped advisory lock per debtor, not
-    // a row lock: it serialises dispatchers per debtor (for the caps) without writing every debtor tuple. Keys
-    // live in their own range: debtor id + 2^62. Rows of a debtor another dispatcher holds stay for later.
-    Ok(sqlx::query_scalar(
-        "with p as materialized (
-            select n.notification_id, n.debtor_id, n.priority, n.due_at from notification n
-            join campaign c on c.campaign_id = n.campaign_id and c.status in ('running', 'cancelled', 'completed')
-            where n.state = 'planned' and n.due_at <= $1
-            order by n.priority desc, n.due_at limit $2
-            for update of n skip locked),
-         l as materialized (
-            select debtor_id from (select distinct debtor_id from p) d
-            where pg_try_advisory_xact_lock(debtor_id + 4611686018427387904))
-         select p.notification_id from p join l using (debtor_id) order by p.priority desc, p.due_at",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await?)
 }
 
 fn assemble(r: Row, step: &Step, u: &Utility) -> Claimed {

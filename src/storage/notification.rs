@@ -14,6 +14,14 @@ pub const IN_FLIGHT: &str = "sending,in_doubt";
 /// Guard for delivery reports (a report may overtake the record of the hand-over).
 pub const REPORTABLE: &str = "sending,in_doubt,submitted";
 
+/// An event's detail, serialized once where it is made (typed structs on the hot paths, no `Value` tree).
+pub type Detail = Box<serde_json::value::RawValue>;
+
+/// Serializes an event detail (`null` if it cannot be: the details are maps with string keys, so it can).
+pub fn detail<T: serde::Serialize + ?Sized>(value: &T) -> Detail {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned())
+}
+
 /// A state change of one notification.
 #[derive(Debug, Clone, Default)]
 pub struct Transition {
@@ -32,10 +40,10 @@ pub struct Transition {
     pub segments: Option<i32>,
     /// A hand-over starts (attempts + 1).
     pub new_attempt: bool,
-    pub detail: Option<serde_json::Value>,
+    pub detail: Option<Detail>,
     /// An intermediate state passed through in the same change (e.g. `submitted` when the provider's accept
     /// and its delivery report are recorded together): appended as its own event first.
-    pub passed: Option<(&'static str, serde_json::Value)>,
+    pub passed: Option<(&'static str, Detail)>,
     /// When the guard refuses the change (a duplicate or late report), still append an event in this state, with
     /// reason `report_not_applied` and the change's own reason in the detail: evidence that changed nothing.
     pub on_refusal: Option<&'static str>,
@@ -75,7 +83,7 @@ where
     let mut sorted: Vec<&Transition> = ts.iter().collect();
     sorted.sort_by_key(|t| t.id);
     let ts = sorted;
-    let col = |f: fn(&Transition) -> Option<String>| ts.iter().map(|t| f(t)).collect::<Vec<_>>();
+    let col = |f: fn(&Transition) -> Option<&str>| ts.iter().map(|t| f(t)).collect::<Vec<_>>();
     let ids: Vec<i64> = ts.iter().map(|t| t.id).collect();
     let guards: Vec<&str> = ts.iter().map(|t| t.guard).collect();
     let states: Vec<&str> = ts.iter().map(|t| t.state).collect();
@@ -84,12 +92,13 @@ where
     let dues: Vec<Option<DateTime<Utc>>> = ts.iter().map(|t| t.due_at).collect();
     let leases: Vec<Option<DateTime<Utc>>> = ts.iter().map(|t| t.lease_until).collect();
     let sents: Vec<Option<DateTime<Utc>>> = ts.iter().map(|t| t.sent_at).collect();
-    let shas: Vec<Option<Vec<u8>>> = ts.iter().map(|t| t.sha256.clone()).collect();
+    let shas: Vec<Option<&[u8]>> = ts.iter().map(|t| t.sha256.as_deref()).collect();
     let segs: Vec<Option<i32>> = ts.iter().map(|t| t.segments).collect();
-    let details: Vec<Option<Json<&serde_json::Value>>> = ts.iter().map(|t| t.detail.as_ref().map(Json)).collect();
+    let details: Vec<Option<Json<&serde_json::value::RawValue>>> =
+        ts.iter().map(|t| t.detail.as_deref().map(Json)).collect();
     let passed: Vec<Option<&str>> = ts.iter().map(|t| t.passed.as_ref().map(|p| p.0)).collect();
-    let passed_details: Vec<Option<Json<&serde_json::Value>>> =
-        ts.iter().map(|t| t.passed.as_ref().map(|p| Json(&p.1))).collect();
+    let passed_details: Vec<Option<Json<&serde_json::value::RawValue>>> =
+        ts.iter().map(|t| t.passed.as_ref().map(|p| Json(&*p.1))).collect();
     let refusals: Vec<Option<&str>> = ts.iter().map(|t| t.on_refusal).collect();
     Ok(sqlx::query_scalar(
         "with d as (
@@ -131,13 +140,13 @@ where
     .bind(&ids)
     .bind(&guards)
     .bind(&states)
-    .bind(col(|t| t.reason.clone()))
+    .bind(col(|t| t.reason.as_deref()))
     .bind(&dues)
     .bind(&leases)
     .bind(&sents)
-    .bind(col(|t| t.provider.clone()))
-    .bind(col(|t| t.provider_message_id.clone()))
-    .bind(col(|t| t.text.clone()))
+    .bind(col(|t| t.provider.as_deref()))
+    .bind(col(|t| t.provider_message_id.as_deref()))
+    .bind(col(|t| t.text.as_deref()))
     .bind(&shas)
     .bind(&segs)
     .bind(&news)
