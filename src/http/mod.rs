@@ -29,7 +29,7 @@ pub use utilities::validate_new_utility as utilities_validate;
 use crate::{
     clock::{SharedClock, SystemClock},
     config::Settings,
-    queue::{QueueError, publisher::Publisher},
+    queue::{QueueError, publisher::Publisher, topology},
 };
 
 /// Shared state of all handlers.
@@ -69,7 +69,10 @@ impl AppState {
             .get_or_init(|| callbacks::ReportInbox::start(self.pool.clone(), self.clock.clone()))
     }
 
-    /// Runs `f` with a connected publisher, connecting first if needed.
+    /// Runs `f` with a connected publisher, connecting first if needed. A new connection declares the intake
+    /// topology first (idempotent): an upload accepted while the intake worker is still starting, or served by
+    /// a process without the intake role, must find its exchange and its queue binding, or the broker returns
+    /// the message as unroutable.
     async fn with_publisher<T>(
         &self,
         f: impl AsyncFnOnce(&mut Publisher) -> Result<T, QueueError>,
@@ -77,7 +80,9 @@ impl AppState {
         let mut guard = self.publisher.lock().await;
         if !guard.as_ref().is_some_and(Publisher::is_connected) {
             let amqp = &self.settings.amqp;
-            *guard = Some(Publisher::connect(amqp.url.expose(), &amqp.intake_exchange).await?);
+            let publisher = Publisher::connect(amqp.url.expose(), &amqp.intake_exchange).await?;
+            topology::declare(publisher.channel(), amqp).await?;
+            *guard = Some(publisher);
         }
         let publisher = guard.as_mut().expect("set just above");
         let result = f(publisher).await;

@@ -93,6 +93,42 @@ async fn poll_report(api: &Api, batch_id: &str) -> Value {
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn an_upload_to_an_api_only_process_is_queued_for_an_intake_worker_that_starts_later(pool: PgPool) {
+    // Nothing has declared the intake topology yet: the API's publisher declares it, so the batch is routed
+    // to the queue instead of being refused (no exchange) or returned (no binding).
+    let mut settings = test_settings(&pool);
+    settings.serve.roles = vec![debtor_notify::config::Role::Api];
+    let api = Api::spawn_with(settings.clone()).await;
+    register_utility(&api).await;
+    let bytes = std::fs::read("data/sample/debtors.cp1251.csv").unwrap();
+    let form = multipart::Form::new()
+        .text("utility", UTILITY)
+        .text("as_of", "2026-11-01")
+        .part("file", multipart::Part::bytes(bytes).file_name("debtors.cp1251.csv"));
+    let r = api
+        .client
+        .post(api.url("/api/v1/batches"))
+        .bearer_auth("test-token")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let accepted: Value = r.json().await.unwrap();
+    let batch_id = accepted["batch_id"].as_str().unwrap().to_owned();
+
+    settings.serve.roles = vec![debtor_notify::config::Role::Api, debtor_notify::config::Role::Intake];
+    let worker = Api::spawn_with(settings).await;
+    let report = poll_report(&api, &batch_id).await;
+    assert_eq!(
+        (report["accepted"].as_i64(), report["rejected"].as_i64()),
+        (Some(37), Some(3))
+    );
+    worker.stop().await;
+    api.stop().await;
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn an_uploaded_1c_export_is_consumed_and_reported_with_its_bad_rows(pool: PgPool) {
     let api = Api::spawn(&pool).await;
     register_utility(&api).await;
