@@ -81,6 +81,25 @@ async fn register_utility(api: &Api) {
     assert_eq!(r.status(), StatusCode::CREATED);
 }
 
+/// Uploads the sample 1C export (Windows-1251 CSV) as multipart; asserts 202 and returns the answer.
+async fn upload_sample_export(api: &Api) -> Value {
+    let bytes = std::fs::read("data/sample/debtors.cp1251.csv").unwrap();
+    let form = multipart::Form::new()
+        .text("utility", UTILITY)
+        .text("as_of", "2026-11-01")
+        .part("file", multipart::Part::bytes(bytes).file_name("debtors.cp1251.csv"));
+    let r = api
+        .client
+        .post(api.url("/api/v1/batches"))
+        .bearer_auth("test-token")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    r.json().await.unwrap()
+}
+
 async fn poll_report(api: &Api, batch_id: &str) -> Value {
     for _ in 0..300 {
         let (status, body) = api.get(&format!("/api/v1/batches/{batch_id}")).await;
@@ -100,21 +119,7 @@ async fn an_upload_to_an_api_only_process_is_queued_for_an_intake_worker_that_st
     settings.serve.roles = vec![debtor_notify::config::Role::Api];
     let api = Api::spawn_with(settings.clone()).await;
     register_utility(&api).await;
-    let bytes = std::fs::read("data/sample/debtors.cp1251.csv").unwrap();
-    let form = multipart::Form::new()
-        .text("utility", UTILITY)
-        .text("as_of", "2026-11-01")
-        .part("file", multipart::Part::bytes(bytes).file_name("debtors.cp1251.csv"));
-    let r = api
-        .client
-        .post(api.url("/api/v1/batches"))
-        .bearer_auth("test-token")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let accepted: Value = r.json().await.unwrap();
+    let accepted = upload_sample_export(&api).await;
     let batch_id = accepted["batch_id"].as_str().unwrap().to_owned();
 
     settings.serve.roles = vec![debtor_notify::config::Role::Api, debtor_notify::config::Role::Intake];
@@ -132,23 +137,7 @@ async fn an_upload_to_an_api_only_process_is_queued_for_an_intake_worker_that_st
 async fn an_uploaded_1c_export_is_consumed_and_reported_with_its_bad_rows(pool: PgPool) {
     let api = Api::spawn(&pool).await;
     register_utility(&api).await;
-    let bytes = std::fs::read("data/sample/debtors.cp1251.csv").unwrap();
-    let form = multipart::Form::new()
-        .text("utility", UTILITY)
-        .text("as_of", "2026-11-01")
-        .part("file", multipart::Part::bytes(bytes).file_name("debtors.cp1251.csv"));
-
-    let r = api
-        .client
-        .post(api.url("/api/v1/batches"))
-        .bearer_auth("test-token")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let accepted: Value = r.json().await.unwrap();
+    let accepted = upload_sample_export(&api).await;
     assert_eq!(
         (accepted["rows_read"].as_u64(), accepted["rejected"].as_u64()),
         (Some(40), Some(3))
