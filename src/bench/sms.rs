@@ -156,7 +156,7 @@ async fn wait_delivered(pool: &sqlx::PgPool, n: usize, started: Instant) -> anyh
             let done = started.elapsed().as_secs_f64();
             return Ok((accepted.unwrap_or(done), done));
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

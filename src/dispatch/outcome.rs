@@ -69,12 +69,12 @@ impl Dispatcher {
             ),
             Outcome::Error(e @ GatewayError::Retryable { .. }) if job.attempt < job.max_attempts => {
                 let due = done + self.backoff(job.attempt);
-                let detail = json!({"code": e.code(), "error": e.to_string(), "retry_at": due});
+                let info = json!({"code": e.code(), "error": e.to_string(), "retry_at": due});
                 let t = Transition {
                     state: "planned",
                     reason: Some("provider_retryable".into()),
                     due_at: Some(due),
-                    detail: Some(crate::storage::notification::detail(&detail)),
+                    detail: Some(detail(&info)),
                     ..base
                 };
                 (t, Some(attempt("retryable_error", None, Some(&e))))
@@ -87,19 +87,14 @@ impl Dispatcher {
                     "retries_exhausted"
                 };
                 warn!(notification_id = job.id, to = %mask_tail(&job.to, 4), code = e.code(), reason, "notice failed at the provider");
-                let detail = json!({"code": e.code(), "error": e.to_string()});
+                let info = json!({"code": e.code(), "error": e.to_string()});
                 let outcome = if permanent {
                     "permanent_error"
                 } else {
                     "retryable_error"
                 };
                 (
-                    closed(
-                        base,
-                        "failed",
-                        reason,
-                        Some(crate::storage::notification::detail(&detail)),
-                    ),
+                    closed(base, "failed", reason, Some(detail(&info))),
                     Some(attempt(outcome, None, Some(&e))),
                 )
             }

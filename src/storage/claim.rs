@@ -180,13 +180,20 @@ pub async fn claim_due(
     .await?;
     let steps: HashMap<(i64, i32), Step> = steps.into_iter().map(|s| ((s.campaign_id, s.step_no), s)).collect();
     let utilities: HashMap<String, Utility> = utilities.into_iter().map(|u| (u.utility_id.clone(), u)).collect();
-    // Foreign keys guarantee both parts; a row without them would stay `planned` untouched.
+    // Foreign keys guarantee both parts; a row without them stays `planned`, and says so.
     Ok(rows
         .into_iter()
         .filter_map(|r| {
-            let step = steps.get(&(r.campaign_id, r.step_no))?;
-            let utility = utilities.get(&r.utility_id)?;
-            Some(assemble(r, step, utility))
+            let parts = steps.get(&(r.campaign_id, r.step_no)).zip(utilities.get(&r.utility_id));
+            if parts.is_none() {
+                tracing::error!(
+                    notification_id = r.notification_id,
+                    campaign_id = r.campaign_id,
+                    step_no = r.step_no,
+                    "claimed notice has no campaign step or utility; left planned"
+                );
+            }
+            parts.map(|(step, utility)| assemble(r, step, utility))
         })
         .collect())
 }

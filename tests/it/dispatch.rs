@@ -347,23 +347,30 @@ async fn a_late_or_duplicate_report_never_downgrades_a_final_state_but_is_kept_a
     assert_eq!(kept, 2);
 }
 
+/// One debtor (account, phone) in Yekaterinburg, an SMS campaign named `campaign` planned for it, and its notice
+/// left `sending` as if handed over at 05:00 (through `provider`, when given) with no accept recorded yet.
+async fn one_in_flight(e: &Engine, (account, phone): (&str, &str), campaign: &str, provider: Option<&str>) -> i64 {
+    e.store(vec![debtor_in(account, "Asia/Yekaterinburg", phone)]).await;
+    e.campaign(&sms_campaign(campaign, "2026-12-01T05:00:00Z")).await;
+    e.planner.run_once().await.unwrap();
+    sqlx::query_scalar(
+        "update notification set state = 'sending', attempts = 1, provider = coalesce($2, provider), sent_at = $1,
+             lease_until = $1 + interval '60 seconds'
+         returning notification_id",
+    )
+    .bind(at("2026-12-01T05:00:00Z"))
+    .bind(provider)
+    .fetch_one(&e.pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn a_report_that_overtakes_the_record_of_the_accept_still_leaves_a_submitted_event(pool: PgPool) {
     use debtor_notify::gateway::{DeliveryReport, ReportState};
     let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
-    e.store(vec![debtor_in("9201", "Asia/Yekaterinburg", "+79120000091")])
-        .await;
-    e.campaign(&sms_campaign("Обгон", "2026-12-01T05:00:00Z")).await;
-    e.planner.run_once().await.unwrap();
     // Claimed and handed over; the dispatcher has not recorded the accept when the report comes in.
-    let id: i64 = sqlx::query_scalar(
-        "update notification set state = 'sending', attempts = 1, sent_at = $1, lease_until = $1 + interval '60 seconds'
-         returning notification_id",
-    )
-    .bind(at("2026-12-01T05:00:00Z"))
-    .fetch_one(&e.pool)
-    .await
-    .unwrap();
+    let id = one_in_flight(&e, ("9201", "+79120000091"), "Обгон", None).await;
     let report = DeliveryReport {
         provider: "simulator".into(),
         client_ref: Some(id.to_string()),
@@ -414,20 +421,8 @@ async fn a_report_that_overtakes_the_record_of_the_accept_still_leaves_a_submitt
 async fn a_progress_report_that_overtakes_the_accept_names_the_provider_and_bills_the_attempt(pool: PgPool) {
     use debtor_notify::gateway::{DeliveryReport, ReportState};
     let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
-    e.store(vec![debtor_in("9211", "Asia/Yekaterinburg", "+79120000092")])
-        .await;
-    e.campaign(&sms_campaign("Обгон-8", "2026-12-01T05:00:00Z")).await;
-    e.planner.run_once().await.unwrap();
     // Handed over through failover; Kannel's "SMSC accepted" report comes before our record of the accept.
-    let id: i64 = sqlx::query_scalar(
-        "update notification set state = 'sending', attempts = 1, provider = 'failover', sent_at = $1,
-             lease_until = $1 + interval '60 seconds'
-         returning notification_id",
-    )
-    .bind(at("2026-12-01T05:00:00Z"))
-    .fetch_one(&e.pool)
-    .await
-    .unwrap();
+    let id = one_in_flight(&e, ("9211", "+79120000092"), "Обгон-8", Some("failover")).await;
     let report = |state| DeliveryReport {
         provider: "kannel".into(),
         client_ref: Some(id.to_string()),
@@ -465,20 +460,8 @@ async fn a_progress_report_that_overtakes_the_accept_names_the_provider_and_bill
 async fn a_failed_report_before_the_hand_over_is_recorded_proves_no_accept_and_bills_nothing(pool: PgPool) {
     use debtor_notify::gateway::{DeliveryReport, ReportState};
     let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
-    e.store(vec![debtor_in("9221", "Asia/Yekaterinburg", "+79120000095")])
-        .await;
-    e.campaign(&sms_campaign("Отказ", "2026-12-01T05:00:00Z")).await;
-    e.planner.run_once().await.unwrap();
     // Kannel answers `403 Not routable` and also reports 16: the report may come before our record of the 403.
-    let id: i64 = sqlx::query_scalar(
-        "update notification set state = 'sending', attempts = 1, provider = 'kannel', sent_at = $1,
-             lease_until = $1 + interval '60 seconds'
-         returning notification_id",
-    )
-    .bind(at("2026-12-01T05:00:00Z"))
-    .fetch_one(&e.pool)
-    .await
-    .unwrap();
+    let id = one_in_flight(&e, ("9221", "+79120000095"), "Отказ", Some("kannel")).await;
     let report = DeliveryReport {
         provider: "kannel".into(),
         client_ref: Some(id.to_string()),
