@@ -59,12 +59,12 @@ pub fn decide(
     contacts: &[DateTime<Utc>],
     render: impl FnOnce() -> Result<Rendered, String>,
 ) -> Decision {
-    match c.campaign_status.as_str() {
+    match c.step.status.as_str() {
         "cancelled" => return Decision::Cancel("campaign_cancelled"),
         "completed" => return Decision::Cancel("campaign_ended"),
         _ => {}
     }
-    if c.end_by.is_some_and(|e| e <= now) {
+    if c.step.end_by.is_some_and(|e| e <= now) {
         return Decision::Cancel("campaign_ended");
     }
     if c.facts.debt_total.is_zero() {
@@ -86,7 +86,7 @@ pub fn decide(
         return Decision::Suppress("unknown_timezone");
     };
     let window = tenant_window(c).map_or(rules.window, |t| rules.window.intersect(t));
-    let region = c.region.as_deref();
+    let region = c.policy.region.as_deref();
     if !window.allows(now, zone, rules.calendar, region, rules.guard) {
         let due_at = window.next_allowed(now, zone, rules.calendar, region, rules.guard);
         return later(c, due_at, "outside_window");
@@ -117,7 +117,7 @@ pub fn decide(
 }
 
 fn later(c: &Claimed, due_at: DateTime<Utc>, reason: &'static str) -> Decision {
-    if c.end_by.is_some_and(|e| due_at >= e) {
+    if c.step.end_by.is_some_and(|e| due_at >= e) {
         Decision::Suppress(reason)
     } else {
         Decision::Reschedule { due_at, reason }
@@ -126,8 +126,8 @@ fn later(c: &Claimed, due_at: DateTime<Utc>, reason: &'static str) -> Decision {
 
 fn tenant_window(c: &Claimed) -> Option<ContactWindow> {
     let legal = ContactWindow::legal();
-    let working = c.window_working.as_deref().and_then(parse_hours);
-    let day_off = c.window_day_off.as_deref().and_then(parse_hours);
+    let working = c.policy.window_working.as_deref().and_then(parse_hours);
+    let day_off = c.policy.window_day_off.as_deref().and_then(parse_hours);
     (working.is_some() || day_off.is_some()).then(|| ContactWindow {
         working_day: working.unwrap_or(legal.working_day),
         day_off: day_off.unwrap_or(legal.day_off),
@@ -137,8 +137,8 @@ fn tenant_window(c: &Claimed) -> Option<ContactWindow> {
 fn tenant_caps(c: &Claimed) -> Caps {
     let pick = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok()).unwrap_or(u32::MAX);
     Caps {
-        per_day: pick(c.cap_day),
-        per_week: pick(c.cap_week),
-        per_month: pick(c.cap_month),
+        per_day: pick(c.policy.cap_day),
+        per_week: pick(c.policy.cap_week),
+        per_month: pick(c.policy.cap_month),
     }
 }

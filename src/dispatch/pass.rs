@@ -215,10 +215,10 @@ impl Dispatcher {
                         to: c.e164.clone().unwrap_or_default(),
                         text: text.clone(),
                         attempt: c.attempts + 1,
-                        max_attempts: c.max_attempts,
-                        retry_after_minutes: c.retry_after_minutes,
+                        max_attempts: c.step.max_attempts,
+                        retry_after_minutes: c.step.retry_after_minutes,
                         campaign_id: c.campaign_id,
-                        rate_per_minute: c.rate_per_minute,
+                        rate_per_minute: c.step.rate_per_minute,
                         lease_until,
                     });
                     let provider = self.provider_name(&c.channel).to_owned();
@@ -287,10 +287,9 @@ impl Dispatcher {
                 c.template_name, c.template_version
             )
         })?;
-        let ctx = crate::templates::context_of(&c.facts);
         let text = compiled
             .engine
-            .render(&compiled.key, &ctx)
+            .render_value(&compiled.key, c.facts.context())
             .map_err(|e| crate::telemetry::error_chain(&e))?;
         let m = sms::measure(&text);
         let is_sms = c.channel == "sms";

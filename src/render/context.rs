@@ -138,6 +138,47 @@ pub fn mask_account(account: &str) -> String {
     format!("***{tail}")
 }
 
+/// The last four characters of the account, for voice scripts.
+#[must_use]
+pub fn account_tail(account: &str) -> String {
+    let chars: Vec<char> = account.chars().collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect()
+}
+
+/// The name forms, when there is a name.
+#[must_use]
+pub fn name_forms(full_name: Option<&str>) -> Option<NameForms> {
+    full_name.filter(|n| !n.trim().is_empty()).map(NameForms::from_full)
+}
+
+/// Months overdue as the template sees them (never negative).
+#[must_use]
+pub fn months(months_overdue: i32) -> u32 {
+    u32::try_from(months_overdue).unwrap_or(0)
+}
+
+/// The services' debts, amounts as exact decimal strings.
+#[must_use]
+pub fn service_lines(services: &[ServiceDebt]) -> Vec<ServiceLine> {
+    services
+        .iter()
+        .map(|s| ServiceLine {
+            service: s.service.clone(),
+            debt: s.debt.to_string(),
+        })
+        .collect()
+}
+
+/// The services that may be restricted for debt (not heating).
+#[must_use]
+pub fn restrictable(services: &[ServiceLine]) -> Vec<ServiceLine> {
+    services
+        .iter()
+        .filter(|s| !NEVER_RESTRICTED.contains(&s.service.to_lowercase().as_str()))
+        .cloned()
+        .collect()
+}
+
 /// The facts a context is built from.
 pub struct ContextInput<'a> {
     pub creditor: Creditor,
@@ -155,34 +196,19 @@ impl RenderContext {
     /// Builds a context from stored facts.
     #[must_use]
     pub fn build(input: ContextInput<'_>) -> Self {
-        let services: Vec<ServiceLine> = input
-            .services
-            .iter()
-            .map(|s| ServiceLine {
-                service: s.service.clone(),
-                debt: s.debt.to_string(),
-            })
-            .collect();
-        let restrictable_services = services
-            .iter()
-            .filter(|s| !NEVER_RESTRICTED.contains(&s.service.to_lowercase().as_str()))
-            .cloned()
-            .collect();
-        let chars: Vec<char> = input.account.chars().collect();
+        let services = service_lines(input.services);
+        let restrictable_services = restrictable(&services);
         Self {
             creditor: input.creditor,
             account_masked: mask_account(input.account),
-            account_tail: chars[chars.len().saturating_sub(4)..].iter().collect(),
-            name: input
-                .full_name
-                .filter(|n| !n.trim().is_empty())
-                .map(NameForms::from_full),
+            account_tail: account_tail(input.account),
+            name: name_forms(input.full_name),
             address: input.address.map(ToOwned::to_owned),
             debt: Debt {
                 total: input.debt_total.to_string(),
                 penalty: input.penalty.to_string(),
                 total_with_penalty: (input.debt_total + input.penalty).to_string(),
-                months_overdue: u32::try_from(input.months_overdue).unwrap_or(0),
+                months_overdue: months(input.months_overdue),
                 as_of: input.as_of.to_string(),
                 services,
                 restrictable_services,

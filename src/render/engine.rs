@@ -102,9 +102,22 @@ impl Engine {
     /// # Errors
     /// Unknown template, an undefined variable, a filter error or the fuel running out.
     pub fn render(&self, key: &str, ctx: &RenderContext) -> Result<String, RenderError> {
+        self.render_value(key, Value::from(Serde(ctx)))
+    }
+
+    /// Renders a compiled template with a context given as a value (the lazy dispatch context); the text is
+    /// trimmed.
+    ///
+    /// # Errors
+    /// As [`Engine::render`].
+    pub fn render_value(&self, key: &str, ctx: Value) -> Result<String, RenderError> {
         let template = self.env.get_template(key)?;
-        let text = template.render(Value::from(Serde(ctx)))?;
-        Ok(text.trim().to_owned())
+        let mut text = template.render(ctx)?;
+        let end = text.trim_end().len();
+        text.truncate(end);
+        let start = text.len() - text.trim_start().len();
+        text.drain(..start);
+        Ok(text)
     }
 
     /// The variable paths a compiled template reads (loop variables and global functions such as `range`

@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod engine;
+pub mod lazy;
 pub mod lint;
 pub mod ru;
 pub mod sms;

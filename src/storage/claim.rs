@@ -5,17 +5,20 @@
 //! and utility columns, the same for every row of a campaign, come once per pass from two small statements
 //! instead of being repeated on every row.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sqlx::{FromRow, Postgres, Transaction, types::Json};
+use sqlx::{FromRow, Postgres, Row as _, Transaction, postgres::PgRow, types::Json};
 
 use super::StorageError;
-use super::template::RenderFacts;
-use crate::domain::ServiceDebt;
+use crate::{
+    domain::ServiceDebt,
+    render::{context::Creditor, lazy::Facts},
+};
 
-/// A claimed notification with everything the gate and the renderer need.
+/// A claimed notification with everything the gate and the renderer need. The campaign step, the utility's
+/// policy and its creditor are shared by every row of a pass that has them.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub notification_id: i64,
@@ -31,26 +34,15 @@ pub struct Claimed {
     pub template_version: i32,
     pub template_kind: String,
     pub attempts: i32,
-    pub campaign_status: String,
-    pub end_by: Option<DateTime<Utc>>,
-    pub rate_per_minute: Option<i32>,
-    pub condition: String,
-    pub max_attempts: i32,
-    pub retry_after_minutes: i32,
     pub opted_out: bool,
-    pub region: Option<String>,
-    pub window_working: Option<String>,
-    pub window_day_off: Option<String>,
-    pub cap_day: Option<i32>,
-    pub cap_week: Option<i32>,
-    pub cap_month: Option<i32>,
-    /// What the template is rendered with (the same facts as previews).
-    pub facts: RenderFacts,
     pub agreement_active: bool,
+    pub step: Arc<Step>,
+    pub policy: Arc<UtilityPolicy>,
+    /// What the template is rendered with (the same values as previews).
+    pub facts: Arc<Facts>,
 }
 
-/// The per-row part of a claim.
-#[derive(FromRow)]
+/// The per-row part of a claim, decoded by position (the claim's column order).
 struct Row {
     notification_id: i64,
     campaign_id: i64,
@@ -77,34 +69,70 @@ struct Row {
     agreement_active: bool,
 }
 
-/// A campaign step as the gate sees it.
-#[derive(FromRow)]
-struct Step {
-    campaign_id: i64,
-    step_no: i32,
-    status: String,
-    end_by: Option<DateTime<Utc>>,
-    rate_per_minute: Option<i32>,
-    condition: String,
-    max_attempts: i32,
-    retry_after_minutes: i32,
+impl<'r> FromRow<'r, PgRow> for Row {
+    fn from_row(r: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            notification_id: r.try_get(0)?,
+            campaign_id: r.try_get(1)?,
+            step_no: r.try_get(2)?,
+            debtor_id: r.try_get(3)?,
+            utility_id: r.try_get(4)?,
+            channel: r.try_get(5)?,
+            e164: r.try_get(6)?,
+            phone_kind: r.try_get(7)?,
+            timezone: r.try_get(8)?,
+            template_name: r.try_get(9)?,
+            template_version: r.try_get(10)?,
+            template_kind: r.try_get(11)?,
+            attempts: r.try_get(12)?,
+            opted_out: r.try_get(13)?,
+            account: r.try_get(14)?,
+            full_name: r.try_get(15)?,
+            address: r.try_get(16)?,
+            debt_total: r.try_get(17)?,
+            penalty: r.try_get(18)?,
+            months_overdue: r.try_get(19)?,
+            as_of: r.try_get(20)?,
+            services: r.try_get(21)?,
+            agreement_active: r.try_get(22)?,
+        })
+    }
 }
 
-/// A utility's policy settings and render facts.
+/// A campaign step as the gate sees it.
+#[derive(Debug, FromRow)]
+pub struct Step {
+    pub campaign_id: i64,
+    pub step_no: i32,
+    pub status: String,
+    pub end_by: Option<DateTime<Utc>>,
+    pub rate_per_minute: Option<i32>,
+    pub condition: String,
+    pub max_attempts: i32,
+    pub retry_after_minutes: i32,
+}
+
+/// A utility's own contact window and caps (never wider than the law's).
+#[derive(Debug, FromRow)]
+pub struct UtilityPolicy {
+    pub region: Option<String>,
+    pub window_working: Option<String>,
+    pub window_day_off: Option<String>,
+    pub cap_day: Option<i32>,
+    pub cap_week: Option<i32>,
+    pub cap_month: Option<i32>,
+}
+
+/// A utility's policy and the creditor its notices name.
 #[derive(FromRow)]
 struct Utility {
     utility_id: String,
-    region: Option<String>,
-    window_working: Option<String>,
-    window_day_off: Option<String>,
-    cap_day: Option<i32>,
-    cap_week: Option<i32>,
-    cap_month: Option<i32>,
+    #[sqlx(flatten)]
+    policy: UtilityPolicy,
     display_name: String,
     contact_phone: Option<String>,
     payment_url: Option<String>,
     payment_details: Option<String>,
-    allow_personal_details_in_sms: bool,
 }
 
 /// Opens the claim transaction: locks up to `limit` due rows of running campaigns and their debtors (rows
@@ -172,14 +200,18 @@ pub async fn claim_due(
     .await?;
     let utilities: Vec<Utility> = sqlx::query_as(
         "select utility_id, region, window_working, window_day_off, cap_day, cap_week, cap_month, display_name,
-                contact_phone, payment_url, payment_details, allow_personal_details_in_sms
+                contact_phone, payment_url, payment_details
          from utility where utility_id = any($1)",
     )
     .bind(&utilities)
     .fetch_all(&mut **tx)
     .await?;
-    let steps: HashMap<(i64, i32), Step> = steps.into_iter().map(|s| ((s.campaign_id, s.step_no), s)).collect();
-    let utilities: HashMap<String, Utility> = utilities.into_iter().map(|u| (u.utility_id.clone(), u)).collect();
+    let steps: HashMap<(i64, i32), Arc<Step>> = steps
+        .into_iter()
+        .map(|s| ((s.campaign_id, s.step_no), Arc::new(s)))
+        .collect();
+    let utilities: HashMap<String, (Arc<UtilityPolicy>, Arc<Creditor>)> =
+        utilities.into_iter().map(parts_of_utility).collect();
     // Foreign keys guarantee both parts; a row without them stays `planned`, and says so.
     Ok(rows
         .into_iter()
@@ -193,12 +225,22 @@ pub async fn claim_due(
                     "claimed notice has no campaign step or utility; left planned"
                 );
             }
-            parts.map(|(step, utility)| assemble(r, step, utility))
+            parts.map(|(step, (policy, creditor))| assemble(r, step, policy, creditor))
         })
         .collect())
 }
 
-fn assemble(r: Row, step: &Step, u: &Utility) -> Claimed {
+fn parts_of_utility(u: Utility) -> (String, (Arc<UtilityPolicy>, Arc<Creditor>)) {
+    let creditor = Creditor {
+        name: u.display_name,
+        phone: u.contact_phone,
+        payment_url: u.payment_url,
+        payment_details: u.payment_details,
+    };
+    (u.utility_id, (Arc::new(u.policy), Arc::new(creditor)))
+}
+
+fn assemble(r: Row, step: &Arc<Step>, policy: &Arc<UtilityPolicy>, creditor: &Arc<Creditor>) -> Claimed {
     Claimed {
         notification_id: r.notification_id,
         campaign_id: r.campaign_id,
@@ -213,25 +255,12 @@ fn assemble(r: Row, step: &Step, u: &Utility) -> Claimed {
         template_version: r.template_version,
         template_kind: r.template_kind,
         attempts: r.attempts,
-        campaign_status: step.status.clone(),
-        end_by: step.end_by,
-        rate_per_minute: step.rate_per_minute,
-        condition: step.condition.clone(),
-        max_attempts: step.max_attempts,
-        retry_after_minutes: step.retry_after_minutes,
         opted_out: r.opted_out,
-        region: u.region.clone(),
-        window_working: u.window_working.clone(),
-        window_day_off: u.window_day_off.clone(),
-        cap_day: u.cap_day,
-        cap_week: u.cap_week,
-        cap_month: u.cap_month,
-        facts: RenderFacts {
-            utility_name: u.display_name.clone(),
-            contact_phone: u.contact_phone.clone(),
-            payment_url: u.payment_url.clone(),
-            payment_details: u.payment_details.clone(),
-            allow_personal_details_in_sms: u.allow_personal_details_in_sms,
+        agreement_active: r.agreement_active,
+        step: Arc::clone(step),
+        policy: Arc::clone(policy),
+        facts: Arc::new(Facts {
+            creditor: Arc::clone(creditor),
             account: r.account,
             full_name: r.full_name,
             address: r.address,
@@ -239,9 +268,8 @@ fn assemble(r: Row, step: &Step, u: &Utility) -> Claimed {
             penalty: r.penalty,
             months_overdue: r.months_overdue,
             as_of: r.as_of,
-            services: r.services,
-        },
-        agreement_active: r.agreement_active,
+            services: r.services.0,
+        }),
     }
 }
 
