@@ -89,6 +89,8 @@ DO $$ BEGIN
     END IF;
     ALTER ROLE debtor_notify LOGIN CREATEDB PASSWORD 'debtor_notify';
 END $$;
+-- The benchmarks checkpoint between measured phases (PostgreSQL 15+: pg_checkpoint; older ones skip it).
+SELECT 'GRANT pg_checkpoint TO debtor_notify' WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = 'pg_checkpoint') \gexec
 SELECT 'CREATE DATABASE debtor_notify OWNER debtor_notify'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'debtor_notify') \gexec
 SQL

@@ -40,6 +40,7 @@ async fn measure(due: usize, pending: usize, mut settings: Settings, pool: &sqlx
     sim.concurrency = 4096;
     let (workers, batch) = (settings.dispatch.workers, settings.dispatch.batch_size);
     let now: DateTime<Utc> = NOW.parse()?;
+    settle(pool).await?;
     let dispatcher = Dispatcher::new(pool.clone(), Arc::new(settings), Arc::new(ManualClock::at(now))).await?;
     let rss_before = intake::rss_kib(std::process::id());
     let token = CancellationToken::new();
@@ -54,7 +55,9 @@ async fn measure(due: usize, pending: usize, mut settings: Settings, pool: &sqlx
     let events: i64 = sqlx::query_scalar("select count(*) from delivery_event")
         .fetch_one(pool)
         .await?;
+    settle(pool).await?;
     let floor = floor::measure(pool, campaign, now, due, workers, batch).await?;
+    settle(pool).await?;
     let claim = floor::claim_probe(pool, campaign, now, due, workers, batch).await?;
     let probe = probe(pool, due, workers, batch).await?;
     let rate = due as f64 / secs;
@@ -85,6 +88,20 @@ async fn measure(due: usize, pending: usize, mut settings: Settings, pool: &sqlx
         rss_before as f64 / 1024.0,
         hwm as f64 / 1024.0
     );
+    Ok(())
+}
+
+/// Puts every measured phase on the same footing (not measured): the dead rows of the phase before are
+/// vacuumed away (autovacuum may be off, and its timing would be noise anyway), and a checkpoint is taken so no
+/// phase pays for one that the phase before triggered. Without the right to checkpoint (superuser or
+/// `pg_checkpoint`), that part is skipped with a note.
+async fn settle(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    sqlx::query("vacuum (analyze) notification, delivery_event, attempt")
+        .execute(pool)
+        .await?;
+    if let Err(e) = sqlx::query("checkpoint").execute(pool).await {
+        println!("  (no checkpoint between phases: {e})");
+    }
     Ok(())
 }
 
