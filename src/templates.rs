@@ -8,13 +8,13 @@ use sqlx::PgPool;
 use crate::{
     render::{
         Channel, Engine, RenderContext, RenderError, TemplateKind,
-        context::{ContextInput, Creditor},
+        lazy::Facts,
         lint::{LintInput, lint},
         sms::{self, Encoding},
     },
     storage::{
         StorageError,
-        template::{self, NewVersion, RenderFacts, TemplateVersion},
+        template::{self, NewVersion, TemplateVersion},
     },
 };
 
@@ -182,23 +182,8 @@ pub async fn context_for_account(
 
 /// The render context of stored facts.
 #[must_use]
-pub fn context_of(facts: &RenderFacts) -> RenderContext {
-    RenderContext::build(ContextInput {
-        creditor: Creditor {
-            name: facts.utility_name.clone(),
-            phone: facts.contact_phone.clone(),
-            payment_url: facts.payment_url.clone(),
-            payment_details: facts.payment_details.clone(),
-        },
-        account: &facts.account,
-        full_name: facts.full_name.as_deref(),
-        address: facts.address.as_deref(),
-        debt_total: facts.debt_total,
-        penalty: facts.penalty,
-        months_overdue: facts.months_overdue,
-        as_of: facts.as_of,
-        services: &facts.services,
-    })
+pub fn context_of(facts: &Facts) -> RenderContext {
+    facts.eager()
 }
 
 /// Compiles a version into a fresh engine under `name@version`.

@@ -192,6 +192,21 @@ pub struct ContextInput<'a> {
     pub services: &'a [ServiceDebt],
 }
 
+/// The sample debtor's services: heating (never restricted) and one that may be.
+#[must_use]
+pub fn sample_services() -> Vec<ServiceDebt> {
+    vec![
+        ServiceDebt {
+            service: "отопление".into(),
+            debt: Decimal::new(804_63, 2),
+        },
+        ServiceDebt {
+            service: "водоотведение".into(),
+            debt: Decimal::new(2_868_91, 2),
+        },
+    ]
+}
+
 impl RenderContext {
     /// Builds a context from stored facts.
     #[must_use]
@@ -219,16 +234,7 @@ impl RenderContext {
     /// A fixed debtor for lint and examples.
     #[must_use]
     pub fn sample() -> Self {
-        let services = [
-            ServiceDebt {
-                service: "отопление".into(),
-                debt: Decimal::new(804_63, 2),
-            },
-            ServiceDebt {
-                service: "водоотведение".into(),
-                debt: Decimal::new(2_868_91, 2),
-            },
-        ];
+        let services = sample_services();
         Self::build(ContextInput {
             creditor: Creditor {
                 name: "ОКК Октябрьское".into(),

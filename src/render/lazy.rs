@@ -156,16 +156,7 @@ mod tests {
             penalty: Decimal::new(440_82, 2),
             months_overdue: 2,
             as_of: NaiveDate::from_ymd_opt(2026, 11, 1).expect("valid date"),
-            services: vec![
-                ServiceDebt {
-                    service: "отопление".into(),
-                    debt: Decimal::new(804_63, 2),
-                },
-                ServiceDebt {
-                    service: "водоотведение".into(),
-                    debt: Decimal::new(2_868_91, 2),
-                },
-            ],
+            services: context::sample_services(),
         }
     }
 

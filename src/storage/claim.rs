@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::{FromRow, Postgres, Row as _, Transaction, postgres::PgRow, types::Json};
 
-use super::StorageError;
+use super::{StorageError, utility::UtilityPolicy};
 use crate::{
     domain::ServiceDebt,
     render::{context::Creditor, lazy::Facts},
@@ -110,17 +110,6 @@ pub struct Step {
     pub condition: String,
     pub max_attempts: i32,
     pub retry_after_minutes: i32,
-}
-
-/// A utility's own contact window and caps (never wider than the law's).
-#[derive(Debug, FromRow)]
-pub struct UtilityPolicy {
-    pub region: Option<String>,
-    pub window_working: Option<String>,
-    pub window_day_off: Option<String>,
-    pub cap_day: Option<i32>,
-    pub cap_week: Option<i32>,
-    pub cap_month: Option<i32>,
 }
 
 /// A utility's policy and the creditor its notices name.

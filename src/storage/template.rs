@@ -1,13 +1,17 @@
 //! Templates: versions, and the stored facts a template is rendered with.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgPool, Row as _, postgres::PgRow, types::Json};
 
 use super::StorageError;
-use crate::domain::ServiceDebt;
+use crate::{
+    domain::ServiceDebt,
+    render::{context::Creditor, lazy::Facts},
+};
 
 /// One version of a template.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -132,27 +136,32 @@ pub async fn allows_personal_details(pool: &PgPool, utility_id: &str) -> Result<
     )
 }
 
-/// Everything needed to render a template for one debtor.
-#[derive(Debug, Clone, FromRow)]
-pub struct RenderFacts {
-    pub utility_name: String,
-    pub contact_phone: Option<String>,
-    pub payment_url: Option<String>,
-    pub payment_details: Option<String>,
-    pub allow_personal_details_in_sms: bool,
-    pub account: String,
-    pub full_name: Option<String>,
-    pub address: Option<String>,
-    pub debt_total: Decimal,
-    pub penalty: Decimal,
-    pub months_overdue: i32,
-    pub as_of: NaiveDate,
-    /// Decoded here so a malformed stored list fails loudly instead of rendering without services.
-    pub services: sqlx::types::Json<Vec<ServiceDebt>>,
+/// A debtor's render facts, decoded by column name from [`FACTS`].
+impl<'r> FromRow<'r, PgRow> for Facts {
+    fn from_row(r: &'r PgRow) -> Result<Self, sqlx::Error> {
+        // Decoded here so a malformed stored list fails loudly instead of rendering without services.
+        let services: Json<Vec<ServiceDebt>> = r.try_get("services")?;
+        Ok(Self {
+            creditor: Arc::new(Creditor {
+                name: r.try_get("utility_name")?,
+                phone: r.try_get("contact_phone")?,
+                payment_url: r.try_get("payment_url")?,
+                payment_details: r.try_get("payment_details")?,
+            }),
+            account: r.try_get("account")?,
+            full_name: r.try_get("full_name")?,
+            address: r.try_get("address")?,
+            debt_total: r.try_get("debt_total")?,
+            penalty: r.try_get("penalty")?,
+            months_overdue: r.try_get("months_overdue")?,
+            as_of: r.try_get("as_of")?,
+            services: services.0,
+        })
+    }
 }
 
 const FACTS: &str = "select u.display_name as utility_name, u.contact_phone, u.payment_url, u.payment_details,
-        u.allow_personal_details_in_sms, c.account, d.full_name, d.address, c.debt_total, c.penalty,
+        c.account, d.full_name, d.address, c.debt_total, c.penalty,
         c.months_overdue, c.as_of, c.services
      from current_debt c join debtor d using (debtor_id) join utility u on u.utility_id = c.utility_id";
 
@@ -160,11 +169,7 @@ const FACTS: &str = "select u.display_name as utility_name, u.contact_phone, u.p
 ///
 /// # Errors
 /// Database failures.
-pub async fn render_facts(
-    pool: &PgPool,
-    account: &str,
-    utility: Option<&str>,
-) -> Result<Vec<RenderFacts>, StorageError> {
+pub async fn render_facts(pool: &PgPool, account: &str, utility: Option<&str>) -> Result<Vec<Facts>, StorageError> {
     let sql = format!("{FACTS} where c.account = $1 and ($2::text is null or c.utility_id = $2) limit 2");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(account)
@@ -180,10 +185,10 @@ pub async fn render_facts(
 pub async fn each_render_facts(
     pool: &PgPool,
     utility: Option<&str>,
-    mut visit: impl FnMut(RenderFacts),
+    mut visit: impl FnMut(Facts),
 ) -> Result<u64, StorageError> {
     let sql = format!("{FACTS} where ($1::text is null or c.utility_id = $1)");
-    let mut rows = sqlx::query_as::<_, RenderFacts>(sqlx::AssertSqlSafe(sql))
+    let mut rows = sqlx::query_as::<_, Facts>(sqlx::AssertSqlSafe(sql))
         .bind(utility)
         .fetch(pool);
     let mut n = 0;

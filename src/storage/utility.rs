@@ -115,8 +115,9 @@ pub async fn utility_region(pool: &sqlx::PgPool, utility_id: &str) -> Result<Opt
         .flatten())
 }
 
-/// A utility's own contact rules; `None` leaves a value unchanged.
-#[derive(Debug, Clone, Default)]
+/// A utility's own contact rules, never wider than the law's: `None` means the law's default (and, in an update,
+/// leaves the stored value unchanged).
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct UtilityPolicy {
     pub region: Option<String>,
     pub window_working: Option<String>,
