@@ -31,21 +31,22 @@ pub async fn measure(
     .await
 }
 
-/// The bare claim on the engine's own table: `rows` due notices of a third round, claimed `batch` at a time by
-/// `loops` loops with the engine's SKIP LOCKED order and marked `sending` with a lease — and nothing else (no
-/// debt facts, no gate, no render, no event, no send). Returns rows per second.
+/// The bare claim on the engine's own table: `rows` due notices of round `occurrence` (a date no other phase
+/// uses), claimed `batch` at a time by `loops` loops with the engine's SKIP LOCKED order and marked `sending`
+/// with a lease — and nothing else (no debt facts, no gate, no render, no event, no send). Returns rows per
+/// second.
 ///
 /// # Errors
 /// Database failures.
 pub async fn claim_probe(
     pool: &sqlx::PgPool,
-    campaign: i64,
+    (campaign, occurrence): (i64, &str),
     now: DateTime<Utc>,
     rows: usize,
     loops: usize,
     batch: i64,
 ) -> anyhow::Result<f64> {
-    seed_due(pool, campaign, "2026-12-03", now, rows).await?;
+    seed_due(pool, campaign, occurrence, now, rows).await?;
     let pool = pool.clone();
     drain(rows, loops, move || {
         let pool = pool.clone();
