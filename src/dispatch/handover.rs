@@ -151,6 +151,8 @@ mod tests {
             channel: channel.into(),
             to: to.into(),
             text: "t".into(),
+            sha256: Vec::new(),
+            segments: 1,
             attempt: 1,
             max_attempts: 3,
             retry_after_minutes: 60,

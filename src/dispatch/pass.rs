@@ -21,14 +21,6 @@ use crate::{
     },
 };
 
-/// The detail of a `sending` event.
-#[derive(serde::Serialize)]
-struct Sending<'a> {
-    provider: &'a str,
-    segments: i32,
-    worker: &'a str,
-}
-
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PassStats {
@@ -47,6 +39,9 @@ pub(super) struct Job {
     pub(super) channel: String,
     pub(super) to: String,
     pub(super) text: String,
+    /// Evidence recorded with the `sending` state, before the hand-over.
+    pub(super) sha256: Vec<u8>,
+    pub(super) segments: i32,
     pub(super) attempt: i32,
     pub(super) max_attempts: i32,
     pub(super) retry_after_minutes: i32,
@@ -102,6 +97,17 @@ impl Dispatcher {
         let (transitions, jobs) = self.gate_all(&claimed, now, lease_until, &mut history, &mut stats);
         let t1 = t0.elapsed();
         notification::apply(&mut *tx, "dispatcher", now, &transitions).await?;
+        let sending: Vec<claim::Sending<'_>> = jobs
+            .iter()
+            .map(|j| claim::Sending {
+                id: j.id,
+                provider: self.provider_name(&j.channel),
+                text: &j.text,
+                sha256: &j.sha256,
+                segments: j.segments,
+            })
+            .collect();
+        claim::mark_sending(&mut tx, &self.worker, now, lease_until, &sending).await?;
         tx.commit().await?;
         let t2 = t0.elapsed();
         stats.handed_over = jobs.len();
@@ -208,12 +214,15 @@ impl Dispatcher {
             };
             let t = match decision {
                 Decision::Send { text, sha256, segments } => {
+                    // Marked `sending`, with its text as evidence, by `claim::mark_sending`.
                     history.entry(c.debtor_id).or_default().push((c.notification_id, now));
                     jobs.push(Job {
                         id: c.notification_id,
                         channel: c.channel.clone(),
                         to: c.e164.clone().unwrap_or_default(),
-                        text: text.clone(),
+                        text,
+                        sha256,
+                        segments,
                         attempt: c.attempts + 1,
                         max_attempts: c.step.max_attempts,
                         retry_after_minutes: c.step.retry_after_minutes,
@@ -221,23 +230,7 @@ impl Dispatcher {
                         rate_per_minute: c.step.rate_per_minute,
                         lease_until,
                     });
-                    let provider = self.provider_name(&c.channel).to_owned();
-                    Transition {
-                        state: "sending",
-                        lease_until: Some(lease_until),
-                        sent_at: Some(now),
-                        detail: Some(detail(&Sending {
-                            provider: &provider,
-                            segments,
-                            worker: &self.worker,
-                        })),
-                        provider: Some(provider),
-                        text: Some(text),
-                        sha256: Some(sha256),
-                        segments: Some(segments),
-                        new_attempt: true,
-                        ..base
-                    }
+                    continue;
                 }
                 Decision::Reschedule { due_at, reason } => {
                     stats.rescheduled += 1;

@@ -1,5 +1,6 @@
 //! Claiming due notifications for dispatch: the due rows (SKIP LOCKED, their debtors locked for the gate), the
-//! facts the gate and the renderer need, and the debtors' contact history for the caps.
+//! facts the gate and the renderer need, the debtors' contact history for the caps, and marking the notices the
+//! gate lets through `sending`.
 //!
 //! Per-row facts (the notice, its debtor's debt, the opt-out check) come in one statement; the campaign, step
 //! and utility columns, the same for every row of a campaign, come once per pass from two small statements
@@ -260,6 +261,67 @@ fn assemble(r: Row, step: &Arc<Step>, policy: &Arc<UtilityPolicy>, creditor: &Ar
             services: r.services.0,
         }),
     }
+}
+
+/// A claimed notice the gate lets through, about to be handed over.
+pub struct Sending<'a> {
+    pub id: i64,
+    pub provider: &'a str,
+    pub text: &'a str,
+    pub sha256: &'a [u8],
+    pub segments: i32,
+}
+
+/// Marks claimed notices `sending` on the claim transaction — one attempt more, the lease, the provider, and the
+/// text with its hash as evidence before the hand-over — and appends their `sending` events (detail: provider,
+/// segments, worker). The common case of every pass, as one narrow statement; the gate's other outcomes go
+/// through [`super::notification::apply`].
+///
+/// # Errors
+/// Database failures.
+pub async fn mark_sending(
+    tx: &mut Transaction<'static, Postgres>,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    rows: &[Sending<'_>],
+) -> Result<(), StorageError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // In id order, as every recorder locks rows.
+    let mut rows: Vec<&Sending<'_>> = rows.iter().collect();
+    rows.sort_by_key(|r| r.id);
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let providers: Vec<&str> = rows.iter().map(|r| r.provider).collect();
+    let texts: Vec<&str> = rows.iter().map(|r| r.text).collect();
+    let shas: Vec<&[u8]> = rows.iter().map(|r| r.sha256).collect();
+    let segments: Vec<i32> = rows.iter().map(|r| r.segments).collect();
+    sqlx::query(
+        "with d as (select * from unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::int[])
+                        as d(id, provider, text, sha, segments)),
+              upd as (
+                update notification n set state = 'sending', reason = null, lease_until = $6, sent_at = $7,
+                    provider = d.provider, rendered_text = d.text, text_sha256 = d.sha, segments = d.segments,
+                    attempts = n.attempts + 1, final_at = null, updated_at = $7
+                from d where n.notification_id = d.id and n.state = 'planned'
+                returning n.notification_id, n.timezone, n.attempts, d.provider, d.segments)
+         insert into delivery_event (notification_id, at, local_at, timezone, state, attempt_no, source, detail)
+         select notification_id, $7, $7 at time zone timezone, timezone, 'sending', attempts, 'dispatcher',
+                jsonb_build_object('provider', provider, 'segments', segments, 'worker', $8::text)
+         from upd order by notification_id",
+    )
+    .bind(&ids)
+    .bind(&providers)
+    .bind(&texts)
+    .bind(&shas)
+    .bind(&segments)
+    .bind(lease_until)
+    .bind(now)
+    .bind(worker)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// One earlier hand-over to a debtor (for the caps).
