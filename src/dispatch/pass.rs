@@ -94,7 +94,7 @@ impl Dispatcher {
                 .push((c.notification_id, c.sent_at));
         }
         let lease_until = now + Duration::seconds(d.lease_secs);
-        let (transitions, jobs) = self.gate_all(&claimed, now, lease_until, &mut history, &mut stats);
+        let (transitions, mut jobs) = self.gate_all(&claimed, now, lease_until, &mut history, &mut stats);
         let t1 = t0.elapsed();
         notification::apply(&mut *tx, "dispatcher", now, &transitions).await?;
         let sending: Vec<claim::Sending<'_>> = jobs
@@ -107,7 +107,21 @@ impl Dispatcher {
                 segments: j.segments,
             })
             .collect();
-        claim::mark_sending(&mut tx, &self.worker, now, lease_until, &sending).await?;
+        let marked = claim::mark_sending(&mut tx, &self.worker, now, lease_until, &sending).await?;
+        if marked.len() < jobs.len() {
+            // Rows are locked and `planned`, so all are marked; a job not marked is never handed over (its row
+            // stays as it was), and says so.
+            jobs.retain(|j| {
+                let ok = marked.contains(&j.id);
+                if !ok {
+                    tracing::error!(
+                        notification_id = j.id,
+                        "claimed notice was not marked sending; not handed over"
+                    );
+                }
+                ok
+            });
+        }
         tx.commit().await?;
         let t2 = t0.elapsed();
         stats.handed_over = jobs.len();

@@ -262,7 +262,6 @@ fn accept_from_report(id: i64, r: &DeliveryReport) -> Transition {
     }
 }
 
-/// The change a report makes: its final state, or another try for an unanswered call with attempts left.
 /// The detail of a report's event.
 #[derive(serde::Serialize)]
 struct ReportDetail<'a> {
@@ -271,6 +270,7 @@ struct ReportDetail<'a> {
     raw: &'a serde_json::Value,
 }
 
+/// The change a report makes: its final state, or another try for an unanswered call with attempts left.
 pub(super) fn report_transition(t: &ReportTarget, r: &DeliveryReport, now: DateTime<Utc>) -> Transition {
     let report = detail(&ReportDetail {
         provider_message_id: &r.provider_message_id,

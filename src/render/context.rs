@@ -133,9 +133,7 @@ impl NameForms {
 /// `***1234`
 #[must_use]
 pub fn mask_account(account: &str) -> String {
-    let chars: Vec<char> = account.chars().collect();
-    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
-    format!("***{tail}")
+    format!("***{}", account_tail(account))
 }
 
 /// The last four characters of the account, for voice scripts.

@@ -275,7 +275,7 @@ pub struct Sending<'a> {
 /// Marks claimed notices `sending` on the claim transaction — one attempt more, the lease, the provider, and the
 /// text with its hash as evidence before the hand-over — and appends their `sending` events (detail: provider,
 /// segments, worker). The common case of every pass, as one narrow statement; the gate's other outcomes go
-/// through [`super::notification::apply`].
+/// through [`super::notification::apply`]. Returns the ids marked: only those may be handed over.
 ///
 /// # Errors
 /// Database failures.
@@ -285,9 +285,9 @@ pub async fn mark_sending(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     rows: &[Sending<'_>],
-) -> Result<(), StorageError> {
+) -> Result<Vec<i64>, StorageError> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // In id order, as every recorder locks rows.
     let mut rows: Vec<&Sending<'_>> = rows.iter().collect();
@@ -297,7 +297,7 @@ pub async fn mark_sending(
     let texts: Vec<&str> = rows.iter().map(|r| r.text).collect();
     let shas: Vec<&[u8]> = rows.iter().map(|r| r.sha256).collect();
     let segments: Vec<i32> = rows.iter().map(|r| r.segments).collect();
-    sqlx::query(
+    Ok(sqlx::query_scalar(
         "with d as (select * from unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::int[])
                         as d(id, provider, text, sha, segments)),
               upd as (
@@ -309,7 +309,8 @@ pub async fn mark_sending(
          insert into delivery_event (notification_id, at, local_at, timezone, state, attempt_no, source, detail)
          select notification_id, $7, $7 at time zone timezone, timezone, 'sending', attempts, 'dispatcher',
                 jsonb_build_object('provider', provider, 'segments', segments, 'worker', $8::text)
-         from upd order by notification_id",
+         from upd order by notification_id
+         returning notification_id",
     )
     .bind(&ids)
     .bind(&providers)
@@ -319,9 +320,8 @@ pub async fn mark_sending(
     .bind(lease_until)
     .bind(now)
     .bind(worker)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 /// One earlier hand-over to a debtor (for the caps).

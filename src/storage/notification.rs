@@ -31,15 +31,8 @@ pub struct Transition {
     pub state: &'static str,
     pub reason: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
-    pub lease_until: Option<DateTime<Utc>>,
-    pub sent_at: Option<DateTime<Utc>>,
     pub provider: Option<String>,
     pub provider_message_id: Option<String>,
-    pub text: Option<String>,
-    pub sha256: Option<Vec<u8>>,
-    pub segments: Option<i32>,
-    /// A hand-over starts (attempts + 1).
-    pub new_attempt: bool,
     pub detail: Option<Detail>,
     /// An intermediate state passed through in the same change (e.g. `submitted` when the provider's accept
     /// and its delivery report are recorded together): appended as its own event first.
@@ -66,7 +59,8 @@ fn is_final(state: &str) -> bool {
     !OPEN.split(',').any(|s| s == state)
 }
 
-/// Applies transitions whose guard holds, appending one event each (and one `report_not_applied` event for each
+/// Applies transitions whose guard holds (any lease ends: a hand-over starts only through
+/// [`super::claim::mark_sending`]), appending one event each (and one `report_not_applied` event for each
 /// refused transition with an `on_refusal` state, in the same statement); returns the ids applied.
 ///
 /// # Errors
@@ -88,12 +82,7 @@ where
     let guards: Vec<&str> = ts.iter().map(|t| t.guard).collect();
     let states: Vec<&str> = ts.iter().map(|t| t.state).collect();
     let finals: Vec<bool> = ts.iter().map(|t| is_final(t.state)).collect();
-    let news: Vec<bool> = ts.iter().map(|t| t.new_attempt).collect();
     let dues: Vec<Option<DateTime<Utc>>> = ts.iter().map(|t| t.due_at).collect();
-    let leases: Vec<Option<DateTime<Utc>>> = ts.iter().map(|t| t.lease_until).collect();
-    let sents: Vec<Option<DateTime<Utc>>> = ts.iter().map(|t| t.sent_at).collect();
-    let shas: Vec<Option<&[u8]>> = ts.iter().map(|t| t.sha256.as_deref()).collect();
-    let segs: Vec<Option<i32>> = ts.iter().map(|t| t.segments).collect();
     let details: Vec<Option<Json<&serde_json::value::RawValue>>> =
         ts.iter().map(|t| t.detail.as_deref().map(Json)).collect();
     let passed: Vec<Option<&str>> = ts.iter().map(|t| t.passed.as_ref().map(|p| p.0)).collect();
@@ -102,27 +91,24 @@ where
     let refusals: Vec<Option<&str>> = ts.iter().map(|t| t.on_refusal).collect();
     Ok(sqlx::query_scalar(
         "with d as (
-            select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::int[],
-                $13::bool[], $14::bool[], $15::jsonb[], $18::text[], $19::jsonb[], $20::text[])
-            as d(id, guard, state, reason, due_at, lease, sent_at, provider, pmid, text, sha, segments, new_attempt,
-                 final, detail, passed, passed_detail, on_refusal)),
+            select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+                $7::text[], $8::bool[], $9::jsonb[], $12::text[], $13::jsonb[], $14::text[])
+            as d(id, guard, state, reason, due_at, provider, pmid, final, detail, passed, passed_detail,
+                 on_refusal)),
          upd as (
             update notification n set state = d.state, reason = d.reason,
-                due_at = coalesce(d.due_at, n.due_at), lease_until = d.lease,
-                sent_at = coalesce(d.sent_at, n.sent_at), provider = coalesce(d.provider, n.provider),
+                due_at = coalesce(d.due_at, n.due_at), lease_until = null,
+                provider = coalesce(d.provider, n.provider),
                 provider_message_id = coalesce(d.pmid, n.provider_message_id),
-                rendered_text = coalesce(d.text, n.rendered_text), text_sha256 = coalesce(d.sha, n.text_sha256),
-                segments = coalesce(d.segments, n.segments), attempts = n.attempts + d.new_attempt::int,
-                final_at = case when d.final then $16 else null end, updated_at = $16
+                final_at = case when d.final then $10 else null end, updated_at = $10
             from d where n.notification_id = d.id and n.state = any(string_to_array(d.guard, ','))
             returning n.notification_id, n.timezone, n.state, n.reason, n.attempts, d.detail, d.passed,
                       d.passed_detail),
          ev as (
             insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source,
                                         detail)
-            select u.notification_id, $16, $16 at time zone u.timezone, u.timezone, v.state, v.reason, u.attempts,
-                   $17, v.detail
+            select u.notification_id, $10, $10 at time zone u.timezone, u.timezone, v.state, v.reason, u.attempts,
+                   $11, v.detail
             from upd u cross join lateral (values (1, u.passed, null::text, u.passed_detail),
                                                   (2, u.state, u.reason, u.detail)) as v(ord, state, reason, detail)
             where v.state is not null
@@ -130,8 +116,8 @@ where
          refused as (
             insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source,
                                         detail)
-            select n.notification_id, $16, $16 at time zone n.timezone, n.timezone, d.on_refusal, 'report_not_applied',
-                   n.attempts, $17, coalesce(d.detail, '{}'::jsonb) || jsonb_build_object('reason', d.reason)
+            select n.notification_id, $10, $10 at time zone n.timezone, n.timezone, d.on_refusal, 'report_not_applied',
+                   n.attempts, $11, coalesce(d.detail, '{}'::jsonb) || jsonb_build_object('reason', d.reason)
             from d join notification n on n.notification_id = d.id
             where d.on_refusal is not null and d.id not in (select notification_id from upd)
             order by d.id)
@@ -142,14 +128,8 @@ where
     .bind(&states)
     .bind(col(|t| t.reason.as_deref()))
     .bind(&dues)
-    .bind(&leases)
-    .bind(&sents)
     .bind(col(|t| t.provider.as_deref()))
     .bind(col(|t| t.provider_message_id.as_deref()))
-    .bind(col(|t| t.text.as_deref()))
-    .bind(&shas)
-    .bind(&segs)
-    .bind(&news)
     .bind(&finals)
     .bind(&details)
     .bind(now)
