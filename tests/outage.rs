@@ -83,9 +83,7 @@ async fn scratch() -> (Settings, PgPool, String) {
         .execute(&admin)
         .await
         .unwrap();
-    let url = s.database.url.expose().to_owned();
-    let root = url.rsplit_once('/').map_or(url.as_str(), |(r, _)| r);
-    s.database.url = Secret::new(format!("{root}/{db}"));
+    s.database.url = Secret::new(storage::url_with_database(s.database.url.expose(), &db));
     s.database.acquire_timeout_secs = 2;
     s.amqp.use_prefix(&format!("outage.{tag}"));
     s.amqp.reconnect_initial_ms = 200;

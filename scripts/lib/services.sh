@@ -121,7 +121,7 @@ ensure_services() {
     if ! command -v curl >/dev/null 2>&1; then _svc_apt_install curl || return 1; fi
     _svc_ensure_postgres || return 1
     _svc_ensure_rabbitmq || return 1
-    export DATABASE_URL=${DATABASE_URL:-postgres://debtor_notify:debtor_notify@127.0.0.1:5432/debtor_notify}
+    export DATABASE_URL=${DATABASE_URL:-postgres://debtor_notify:debtor_notify@127.0.0.1:5432/debtor_notify?sslmode=disable}
     export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
     _svc_log "PostgreSQL and RabbitMQ ready"
 }

@@ -54,7 +54,7 @@ pub(super) async fn scratch(base: &Settings, tag: &str) -> anyhow::Result<(Setti
         .await
         .context("create scratch database")?;
     let mut s = base.clone();
-    s.database.url = Secret::new(with_database(base.database.url.expose(), &db));
+    s.database.url = Secret::new(storage::url_with_database(base.database.url.expose(), &db));
     s.amqp.use_prefix(&format!("bench.{tag}"));
     let pool = storage::connect(&s.database)?;
     storage::migrate(&pool).await?;
@@ -345,36 +345,4 @@ pub(super) async fn cleanup(settings: &Settings, admin: &PgPool, tag: &str) {
     }
     let drop = format!("drop database if exists debtor_notify_bench_{tag} with (force)");
     let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(admin).await;
-}
-
-/// `url` naming database `db` instead; the query (`sslmode`, `host=/socket/dir`, …) is kept.
-fn with_database(url: &str, db: &str) -> String {
-    let (path, query) = url.split_once('?').map_or((url, None), |(p, q)| (p, Some(q)));
-    let root = path.rsplit_once('/').map_or(path, |(r, _)| r);
-    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    format!("{root}/{db}{query}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn a_scratch_database_url_keeps_the_query_of_the_configured_one() {
-        assert_eq!(
-            with_database("postgres://u:p@127.0.0.1:5432/debtor_notify?sslmode=disable", "scratch"),
-            "postgres://u:p@127.0.0.1:5432/scratch?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@%2Fvar%2Frun%2Fpostgresql/debtor_notify", "scratch"),
-            "postgres://u:p@%2Fvar%2Frun%2Fpostgresql/scratch"
-        );
-        assert_eq!(
-            with_database(
-                "postgres://u:p@localhost/debtor_notify?host=/var/run/postgresql",
-                "scratch"
-            ),
-            "postgres://u:p@localhost/scratch?host=/var/run/postgresql"
-        );
-    }
 }

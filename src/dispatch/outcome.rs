@@ -12,15 +12,47 @@ use super::{
 use crate::{
     domain::mask::mask_tail,
     gateway::GatewayError,
-    storage::notification::{AttemptRow, Detail, IN_FLIGHT, Transition, detail},
+    storage::{
+        accept::Accept,
+        notification::{AttemptRow, Detail, IN_FLIGHT, Transition, detail},
+    },
 };
 
 impl Dispatcher {
-    /// The change and the attempt row one hand-over's outcome makes.
+    /// What one hand-over's outcome records: an accept (the common case, recorded by its own narrow
+    /// statement), or a change with its attempt row.
     pub(super) fn result_of(
         &self,
         job: &Job,
         outcome: Outcome,
+        started: DateTime<Utc>,
+        done: DateTime<Utc>,
+    ) -> Recorded {
+        let (t, a) = match outcome {
+            Outcome::Accepted(a) => {
+                return Recorded::Accept(Accept {
+                    id: job.id,
+                    attempt_no: job.attempt,
+                    started_at: started,
+                    provider: a
+                        .provider
+                        .unwrap_or_else(|| self.provider_name(&job.channel).to_owned()),
+                    provider_message_id: a.provider_message_id,
+                    report: None,
+                });
+            }
+            Outcome::Error(e) => self.change_of(job, Unaccepted::Error(e), started, done),
+            Outcome::Timeout => self.change_of(job, Unaccepted::Timeout, started, done),
+            Outcome::Released => self.change_of(job, Unaccepted::Released, started, done),
+        };
+        Recorded::Change(t, a)
+    }
+
+    /// The change and the attempt row of an outcome other than an accept.
+    fn change_of(
+        &self,
+        job: &Job,
+        outcome: Unaccepted,
         started: DateTime<Utc>,
         done: DateTime<Utc>,
     ) -> (Transition, Option<AttemptRow>) {
@@ -41,24 +73,7 @@ impl Dispatcher {
             error_detail: err.map(ToString::to_string),
         };
         match outcome {
-            Outcome::Accepted(a) => {
-                let mut row = attempt("submitted", Some(a.provider_message_id.clone()), None);
-                row.provider = a.provider.clone().unwrap_or(row.provider);
-                (
-                    Transition {
-                        state: "submitted",
-                        detail: Some(detail(&Submitted {
-                            provider_message_id: &a.provider_message_id,
-                            provider: &row.provider,
-                        })),
-                        provider_message_id: Some(a.provider_message_id),
-                        provider: a.provider,
-                        ..base
-                    },
-                    Some(row),
-                )
-            }
-            Outcome::Error(e @ GatewayError::InDoubt { .. }) => (
+            Unaccepted::Error(e @ GatewayError::InDoubt { .. }) => (
                 Transition {
                     state: "in_doubt",
                     reason: Some("provider_outcome_unknown".into()),
@@ -67,7 +82,7 @@ impl Dispatcher {
                 },
                 None,
             ),
-            Outcome::Error(e @ GatewayError::Retryable { .. }) if job.attempt < job.max_attempts => {
+            Unaccepted::Error(e @ GatewayError::Retryable { .. }) if job.attempt < job.max_attempts => {
                 let due = done + self.backoff(job.attempt);
                 let info = json!({"code": e.code(), "error": e.to_string(), "retry_at": due});
                 let t = Transition {
@@ -79,7 +94,7 @@ impl Dispatcher {
                 };
                 (t, Some(attempt("retryable_error", None, Some(&e))))
             }
-            Outcome::Error(e) => {
+            Unaccepted::Error(e) => {
                 let permanent = matches!(e, GatewayError::Permanent { .. });
                 let reason = if permanent {
                     "provider_rejected"
@@ -98,7 +113,7 @@ impl Dispatcher {
                     Some(attempt(outcome, None, Some(&e))),
                 )
             }
-            Outcome::Timeout => (
+            Unaccepted::Timeout => (
                 Transition {
                     state: "in_doubt",
                     reason: Some("provider_timeout".into()),
@@ -106,7 +121,7 @@ impl Dispatcher {
                 },
                 None,
             ),
-            Outcome::Released => (
+            Unaccepted::Released => (
                 Transition {
                     guard: "sending",
                     state: "planned",
@@ -131,11 +146,50 @@ impl Dispatcher {
     }
 }
 
-/// The detail of a `submitted` event.
+/// An outcome other than an accept.
+enum Unaccepted {
+    Error(GatewayError),
+    Timeout,
+    Released,
+}
+
+/// What a hand-over records.
+pub(super) enum Recorded {
+    Accept(Accept),
+    Change(Transition, Option<AttemptRow>),
+}
+
+/// The detail of a `submitted` event (as [`crate::storage::accept::record_accepts`] builds it in SQL).
 #[derive(serde::Serialize)]
 struct Submitted<'a> {
     provider_message_id: &'a str,
     provider: &'a str,
+}
+
+/// The change an accept makes when its report, already here, is not final (a progress report, or an
+/// unanswered call to try again): `submitted` first, then the report's change, through the generic path.
+pub(super) fn accept_then(accept: &Accept, report: Transition) -> (Transition, AttemptRow) {
+    let submitted = detail(&Submitted {
+        provider_message_id: &accept.provider_message_id,
+        provider: &accept.provider,
+    });
+    let change = Transition {
+        guard: IN_FLIGHT,
+        passed: Some(("submitted", submitted)),
+        provider: Some(accept.provider.clone()),
+        ..report
+    };
+    let attempt = AttemptRow {
+        notification_id: accept.id,
+        attempt_no: accept.attempt_no,
+        started_at: accept.started_at,
+        outcome: "submitted",
+        provider: accept.provider.clone(),
+        provider_message_id: Some(accept.provider_message_id.clone()),
+        error_code: None,
+        error_detail: None,
+    };
+    (change, attempt)
 }
 
 pub(super) fn closed(base: Transition, state: &'static str, reason: &str, detail: Option<Detail>) -> Transition {

@@ -8,16 +8,17 @@ use serde_json::json;
 use super::{
     DispatchError, Dispatcher,
     gate::{self, Decision, Rendered, Rules},
-    outcome::closed,
+    outcome::{Recorded, accept_then, closed},
     reports::{self, report_transition},
 };
 use crate::{
     gateway::{Accepted, DeliveryReport, GatewayError},
     render::sms,
     storage::{
+        accept::{Accept, FinalReport},
         claim::{self, Claimed},
         delivery::ReportTarget,
-        notification::{self, IN_FLIGHT, Transition, detail},
+        notification::{self, AttemptRow, Transition, detail},
     },
 };
 
@@ -127,19 +128,30 @@ impl Dispatcher {
         stats.handed_over = jobs.len();
         let outcomes = self.hand_over_all(&jobs).await;
         let done = self.clock.now();
-        let mut results: Vec<Transition> = Vec::with_capacity(jobs.len());
-        let mut attempts = Vec::with_capacity(jobs.len());
+        let mut accepts = Vec::with_capacity(jobs.len());
+        let mut results: Vec<Transition> = Vec::new();
+        let mut attempts = Vec::new();
         for (job, outcome) in jobs.iter().zip(outcomes) {
-            stats.submitted += usize::from(matches!(outcome, Outcome::Accepted(_)));
-            let (t, a) = self.result_of(job, outcome, now, done);
-            results.push(t);
-            attempts.extend(a);
+            match self.result_of(job, outcome, now, done) {
+                Recorded::Accept(a) => accepts.push(a),
+                Recorded::Change(t, a) => {
+                    results.push(t);
+                    attempts.extend(a);
+                }
+            }
         }
+        stats.submitted = accepts.len();
         let t3 = t0.elapsed();
-        let others = self.merge_reports(&jobs, &mut results, done).await;
-        notification::record_outcomes(&self.pool, "dispatcher", done, &results, &attempts).await?;
+        let others = self
+            .merge_reports(&jobs, &mut accepts, &mut results, &mut attempts, done)
+            .await;
+        notification::record_pass(&self.pool, "dispatcher", done, &accepts, &results, &attempts).await?;
         // Reports that came before this record (providers that name only their own id) wait as orphans.
-        let accepted: Vec<String> = results.iter().filter_map(|t| t.provider_message_id.clone()).collect();
+        let accepted: Vec<String> = accepts
+            .iter()
+            .map(|a| a.provider_message_id.clone())
+            .chain(results.iter().filter_map(|t| t.provider_message_id.clone()))
+            .collect();
         if !accepted.is_empty() {
             reports::adopt_orphans(&self.pool, done, Some(&accepted)).await?;
         }
@@ -149,26 +161,38 @@ impl Dispatcher {
         Ok(stats)
     }
 
-    /// Takes the reports that already arrived; those of this pass's accepted hand-overs are folded into their
-    /// result (one change: `submitted` event, then the report's state). Returns the others.
-    async fn merge_reports(&self, jobs: &[Job], results: &mut [Transition], now: DateTime<Utc>) -> Vec<DeliveryReport> {
+    /// Takes the reports that already arrived. A final report of one of this pass's accepts is folded into its
+    /// record (`submitted`, then the report's state); a progress report or an unanswered call to try again turns
+    /// the accept into a generic change with `submitted` first. Returns the other reports.
+    async fn merge_reports(
+        &self,
+        jobs: &[Job],
+        accepts: &mut Vec<Accept>,
+        results: &mut Vec<Transition>,
+        attempts: &mut Vec<AttemptRow>,
+        now: DateTime<Utc>,
+    ) -> Vec<DeliveryReport> {
         let reports = self.take_reports().await;
         if reports.is_empty() {
             return reports;
         }
-        let index: HashMap<i64, usize> = jobs.iter().enumerate().map(|(i, j)| (j.id, i)).collect();
+        let jobs: HashMap<i64, &Job> = jobs.iter().map(|j| (j.id, j)).collect();
+        let index: HashMap<i64, usize> = accepts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+        let mut changed = vec![false; accepts.len()];
         let mut others = Vec::new();
         for r in reports {
             let slot = r
                 .client_ref
                 .as_deref()
                 .and_then(|c| c.parse::<i64>().ok())
-                .and_then(|id| index.get(&id));
-            let Some(&i) = slot.filter(|&&i| results[i].state == "submitted") else {
+                .and_then(|id| index.get(&id).copied());
+            let Some((i, job)) = slot
+                .filter(|&i| accepts[i].report.is_none() && !changed[i])
+                .and_then(|i| jobs.get(&accepts[i].id).map(|j| (i, j)))
+            else {
                 others.push(r);
                 continue;
             };
-            let job = &jobs[i];
             let target = ReportTarget {
                 notification_id: job.id,
                 state: "sending".into(),
@@ -177,18 +201,25 @@ impl Dispatcher {
                 max_attempts: job.max_attempts,
                 retry_after_minutes: job.retry_after_minutes,
             };
-            let submitted = results[i]
-                .detail
-                .take()
-                .unwrap_or_else(|| serde_json::value::RawValue::NULL.to_owned());
-            let provider = results[i].provider.take();
-            results[i] = Transition {
-                guard: IN_FLIGHT,
-                passed: Some(("submitted", submitted)),
-                provider,
-                ..report_transition(&target, &r, now)
-            };
+            let change = report_transition(&target, &r, now);
+            match change.detail {
+                Some(detail) if notification::is_final(change.state) => {
+                    accepts[i].report = Some(FinalReport {
+                        state: change.state,
+                        reason: change.reason,
+                        detail,
+                    });
+                }
+                _ => {
+                    let (t, a) = accept_then(&accepts[i], change);
+                    results.push(t);
+                    attempts.push(a);
+                    changed[i] = true;
+                }
+            }
         }
+        let mut keep = changed.into_iter().map(|c| !c);
+        accepts.retain(|_| keep.next().unwrap_or(true));
         others
     }
 

@@ -3,6 +3,7 @@
 //! Statements are runtime-checked `sqlx::query` calls (no compile-time database needed to build), each in a
 //! `verb_noun` function; bulk writes use `UNNEST` over one array per column.
 
+pub mod accept;
 pub mod batch;
 pub mod calendar;
 pub mod campaign;
@@ -100,4 +101,38 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StorageError> {
 pub async fn ping(pool: &PgPool) -> Result<(), StorageError> {
     sqlx::query("select 1").execute(pool).await?;
     Ok(())
+}
+
+/// `url` naming database `db` instead (scratch, bench and test databases); the query (`sslmode`,
+/// `host=/socket/dir`, …) is kept.
+#[must_use]
+pub fn url_with_database(url: &str, db: &str) -> String {
+    let (path, query) = url.split_once('?').map_or((url, None), |(p, q)| (p, Some(q)));
+    let root = path.rsplit_once('/').map_or(path, |(r, _)| r);
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{root}/{db}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_with_database;
+
+    #[test]
+    fn a_scratch_database_url_keeps_the_query_of_the_configured_one() {
+        assert_eq!(
+            url_with_database("postgres://u:p@127.0.0.1:5432/debtor_notify?sslmode=disable", "scratch"),
+            "postgres://u:p@127.0.0.1:5432/scratch?sslmode=disable"
+        );
+        assert_eq!(
+            url_with_database("postgres://u:p@%2Fvar%2Frun%2Fpostgresql/debtor_notify", "scratch"),
+            "postgres://u:p@%2Fvar%2Frun%2Fpostgresql/scratch"
+        );
+        assert_eq!(
+            url_with_database(
+                "postgres://u:p@localhost/debtor_notify?host=/var/run/postgresql",
+                "scratch"
+            ),
+            "postgres://u:p@localhost/scratch?host=/var/run/postgresql"
+        );
+    }
 }

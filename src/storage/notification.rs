@@ -5,7 +5,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, types::Json};
 
-use super::StorageError;
+use super::{
+    StorageError,
+    accept::{Accept, record_accepts},
+};
 
 /// States that may move on; everything else is final.
 pub const OPEN: &str = "planned,sending,in_doubt,submitted";
@@ -55,7 +58,9 @@ pub struct AttemptRow {
     pub error_detail: Option<String>,
 }
 
-fn is_final(state: &str) -> bool {
+/// Whether `state` is final (never left except by a guard that names it).
+#[must_use]
+pub fn is_final(state: &str) -> bool {
     !OPEN.split(',').any(|s| s == state)
 }
 
@@ -213,9 +218,55 @@ pub async fn record_stages(
     stages: &[&[Transition]],
     attempts: &[AttemptRow],
 ) -> Result<Vec<Vec<i64>>, StorageError> {
+    let outcomes = Outcomes {
+        accepts: &[],
+        stages,
+        attempts,
+    };
+    Ok(record(pool, source, now, &outcomes).await?.1)
+}
+
+/// A dispatch pass's results: the accepted hand-overs through [`super::accept::record_accepts`], the rest as
+/// transitions with their attempt rows, in one transaction as [`record_outcomes`] does. Returns the ids whose
+/// state changed.
+///
+/// # Errors
+/// Database failures.
+pub async fn record_pass(
+    pool: &PgPool,
+    source: &str,
+    now: DateTime<Utc>,
+    accepts: &[Accept],
+    ts: &[Transition],
+    attempts: &[AttemptRow],
+) -> Result<Vec<i64>, StorageError> {
+    let outcomes = Outcomes {
+        accepts,
+        stages: &[ts],
+        attempts,
+    };
+    let (mut applied, mut rest) = record(pool, source, now, &outcomes).await?;
+    applied.extend(rest.pop().unwrap_or_default());
+    Ok(applied)
+}
+
+/// What one recording transaction writes.
+struct Outcomes<'a> {
+    accepts: &'a [Accept],
+    stages: &'a [&'a [Transition]],
+    attempts: &'a [AttemptRow],
+}
+
+/// Records `outcomes`, retrying transient failures a few times.
+async fn record(
+    pool: &PgPool,
+    source: &str,
+    now: DateTime<Utc>,
+    outcomes: &Outcomes<'_>,
+) -> Result<(Vec<i64>, Vec<Vec<i64>>), StorageError> {
     let mut tries = 0;
     loop {
-        match try_record_outcomes(pool, source, now, stages, attempts).await {
+        match try_record(pool, source, now, outcomes).await {
             Err(e) if e.is_transient() && tries < 3 => {
                 tries += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
@@ -225,22 +276,22 @@ pub async fn record_stages(
     }
 }
 
-async fn try_record_outcomes(
+async fn try_record(
     pool: &PgPool,
     source: &str,
     now: DateTime<Utc>,
-    stages: &[&[Transition]],
-    attempts: &[AttemptRow],
-) -> Result<Vec<Vec<i64>>, StorageError> {
+    outcomes: &Outcomes<'_>,
+) -> Result<(Vec<i64>, Vec<Vec<i64>>), StorageError> {
     let mut tx = pool.begin().await?;
     sqlx::query("set local synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    let mut applied = Vec::with_capacity(stages.len());
-    for ts in stages {
+    let accepted = record_accepts(&mut tx, source, now, outcomes.accepts).await?;
+    let mut applied = Vec::with_capacity(outcomes.stages.len());
+    for ts in outcomes.stages {
         applied.push(apply(&mut *tx, source, now, ts).await?);
     }
-    insert_attempts(&mut *tx, now, attempts).await?;
+    insert_attempts(&mut *tx, now, outcomes.attempts).await?;
     tx.commit().await?;
-    Ok(applied)
+    Ok((accepted, applied))
 }

@@ -46,10 +46,7 @@ pub fn database_url(pool: &PgPool) -> String {
         .get_database()
         .expect("test database name")
         .to_owned();
-    match base.rfind('/') {
-        Some(i) => format!("{}/{name}", &base[..i]),
-        None => base,
-    }
+    storage::url_with_database(&base, &name)
 }
 
 /// A running intake worker on the test's database and queues.

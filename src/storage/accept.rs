@@ -1,0 +1,110 @@
+//! Recording the hand-overs a provider accepted — the common outcome of every dispatch pass — in one narrow
+//! statement: the notice's new state, its `submitted` event (and the final report's event when the report came
+//! before the record), and the attempt row. Every other outcome goes through the generic
+//! [`super::notification::apply`]; the rows and events written here are exactly the ones it would write.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction, types::Json};
+
+use super::{
+    StorageError,
+    notification::{Detail, IN_FLIGHT},
+};
+
+/// A hand-over the provider accepted.
+#[derive(Debug)]
+pub struct Accept {
+    pub id: i64,
+    pub attempt_no: i32,
+    pub started_at: DateTime<Utc>,
+    /// The gateway that took it (under failover, the one that did).
+    pub provider: String,
+    pub provider_message_id: String,
+    /// Its final delivery report, when that came before this record.
+    pub report: Option<FinalReport>,
+}
+
+/// A final delivery report folded into the record of its accept.
+#[derive(Debug)]
+pub struct FinalReport {
+    pub state: &'static str,
+    pub reason: Option<String>,
+    pub detail: Detail,
+}
+
+/// Records accepted hand-overs of notices still in flight (`sending` or `in_doubt`): `submitted`, or the final
+/// report's state with `submitted` appended first; the lease ends, the provider and its message id are kept;
+/// one attempt row each (`submitted`, idempotent, written whether or not the notice was still in flight, as
+/// [`super::notification::insert_attempts`] does). Returns the ids whose state changed.
+///
+/// # Errors
+/// Database failures.
+pub async fn record_accepts(
+    tx: &mut Transaction<'static, Postgres>,
+    source: &str,
+    now: DateTime<Utc>,
+    rows: &[Accept],
+) -> Result<Vec<i64>, StorageError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // In id order, as every recorder locks rows.
+    let mut rows: Vec<&Accept> = rows.iter().collect();
+    rows.sort_by_key(|r| r.id);
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let attempts: Vec<i32> = rows.iter().map(|r| r.attempt_no).collect();
+    let started: Vec<DateTime<Utc>> = rows.iter().map(|r| r.started_at).collect();
+    let providers: Vec<&str> = rows.iter().map(|r| r.provider.as_str()).collect();
+    let pmids: Vec<&str> = rows.iter().map(|r| r.provider_message_id.as_str()).collect();
+    let states: Vec<Option<&str>> = rows.iter().map(|r| r.report.as_ref().map(|f| f.state)).collect();
+    let reasons: Vec<Option<&str>> = rows
+        .iter()
+        .map(|r| r.report.as_ref().and_then(|f| f.reason.as_deref()))
+        .collect();
+    let details: Vec<Option<Json<&serde_json::value::RawValue>>> = rows
+        .iter()
+        .map(|r| r.report.as_ref().map(|f| Json(&*f.detail)))
+        .collect();
+    Ok(sqlx::query_scalar(
+        "with d as (select * from unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::text[],
+                                         $6::text[], $7::text[], $8::jsonb[])
+                        as d(id, attempt_no, started, provider, pmid, final, reason, report)),
+              upd as (
+                update notification n set state = coalesce(d.final, 'submitted'), reason = d.reason,
+                    lease_until = null, provider = d.provider, provider_message_id = d.pmid,
+                    final_at = case when d.final is not null then $9 end, updated_at = $9
+                from d where n.notification_id = d.id and n.state = any(string_to_array($11, ','))
+                returning n.notification_id, n.timezone, n.attempts, d.provider, d.pmid, d.final, d.reason,
+                          d.report),
+              ev as (
+                insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no,
+                                            source, detail)
+                select u.notification_id, $9, $9 at time zone u.timezone, u.timezone, v.state, v.reason,
+                       u.attempts, $10, v.detail
+                from upd u cross join lateral (
+                    values (1, 'submitted', null::text,
+                            jsonb_build_object('provider_message_id', u.pmid, 'provider', u.provider)),
+                           (2, u.final, u.reason, u.report)) as v(ord, state, reason, detail)
+                where v.state is not null
+                order by u.notification_id, v.ord),
+              att as (
+                insert into attempt (notification_id, attempt_no, started_at, finished_at, provider, outcome,
+                                     provider_message_id)
+                select id, attempt_no, started, $9, provider, 'submitted', pmid from d
+                on conflict do nothing)
+         select notification_id from upd",
+    )
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(&started)
+    .bind(&providers)
+    .bind(&pmids)
+    .bind(&states)
+    .bind(&reasons)
+    .bind(&details)
+    .bind(now)
+    .bind(source)
+    .bind(IN_FLIGHT)
+    .fetch_all(&mut **tx)
+    .await?)
+}
