@@ -223,12 +223,11 @@ pub async fn record_stages(
         stages,
         attempts,
     };
-    Ok(record(pool, source, now, &outcomes).await?.1)
+    record(pool, source, now, &outcomes).await
 }
 
 /// A dispatch pass's results: the accepted hand-overs through [`super::accept::record_accepts`], the rest as
-/// transitions with their attempt rows, in one transaction as [`record_outcomes`] does. Returns the ids whose
-/// state changed.
+/// transitions with their attempt rows, in one transaction as [`record_outcomes`] does.
 ///
 /// # Errors
 /// Database failures.
@@ -239,15 +238,14 @@ pub async fn record_pass(
     accepts: &[Accept],
     ts: &[Transition],
     attempts: &[AttemptRow],
-) -> Result<Vec<i64>, StorageError> {
+) -> Result<(), StorageError> {
     let outcomes = Outcomes {
         accepts,
         stages: &[ts],
         attempts,
     };
-    let (mut applied, mut rest) = record(pool, source, now, &outcomes).await?;
-    applied.extend(rest.pop().unwrap_or_default());
-    Ok(applied)
+    record(pool, source, now, &outcomes).await?;
+    Ok(())
 }
 
 /// What one recording transaction writes.
@@ -257,13 +255,13 @@ struct Outcomes<'a> {
     attempts: &'a [AttemptRow],
 }
 
-/// Records `outcomes`, retrying transient failures a few times.
+/// Records `outcomes`, retrying transient failures a few times. Returns the ids each stage applied.
 async fn record(
     pool: &PgPool,
     source: &str,
     now: DateTime<Utc>,
     outcomes: &Outcomes<'_>,
-) -> Result<(Vec<i64>, Vec<Vec<i64>>), StorageError> {
+) -> Result<Vec<Vec<i64>>, StorageError> {
     let mut tries = 0;
     loop {
         match try_record(pool, source, now, outcomes).await {
@@ -281,17 +279,17 @@ async fn try_record(
     source: &str,
     now: DateTime<Utc>,
     outcomes: &Outcomes<'_>,
-) -> Result<(Vec<i64>, Vec<Vec<i64>>), StorageError> {
+) -> Result<Vec<Vec<i64>>, StorageError> {
     let mut tx = pool.begin().await?;
     sqlx::query("set local synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    let accepted = record_accepts(&mut tx, source, now, outcomes.accepts).await?;
+    record_accepts(&mut tx, source, now, outcomes.accepts).await?;
     let mut applied = Vec::with_capacity(outcomes.stages.len());
     for ts in outcomes.stages {
         applied.push(apply(&mut *tx, source, now, ts).await?);
     }
     insert_attempts(&mut *tx, now, outcomes.attempts).await?;
     tx.commit().await?;
-    Ok((accepted, applied))
+    Ok(applied)
 }
