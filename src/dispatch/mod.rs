@@ -4,6 +4,7 @@
 
 pub mod gate;
 mod handover;
+mod inbox;
 mod outcome;
 mod pass;
 mod presence;
@@ -17,7 +18,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
@@ -25,8 +26,7 @@ use crate::{
     clock::SharedClock,
     config::Settings,
     gateway::{
-        DeliveryReport, SmsGateway, VoiceGateway, limits::CampaignRates, limits::ProviderLimits, limits::Share,
-        simulator::Simulator,
+        SmsGateway, VoiceGateway, limits::CampaignRates, limits::ProviderLimits, limits::Share, simulator::Simulator,
     },
     policy::calendar::ProductionCalendar,
     render::Engine,
@@ -68,7 +68,7 @@ pub struct Dispatcher {
     share: Share,
     templates: Mutex<HashMap<(String, i32), Arc<Compiled>>>,
     calendar: RwLock<Arc<ProductionCalendar>>,
-    reports: tokio::sync::Mutex<UnboundedReceiver<DeliveryReport>>,
+    reports: inbox::Inbox,
     /// Names this process in `sending` events (host and pid), so evidence shows who handed a notice over.
     worker: String,
 }
@@ -100,7 +100,7 @@ impl Dispatcher {
             share,
             templates: Mutex::new(HashMap::new()),
             calendar: RwLock::new(Arc::new(calendar)),
-            reports: tokio::sync::Mutex::new(rx),
+            reports: inbox::Inbox::new(rx),
             worker: worker_name(),
             pool,
             settings,

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::{
     DispatchError, Dispatcher,
     gate::{self, Decision, Rendered, Rules},
+    inbox::Hold,
     outcome::{Recorded, accept_then, closed},
     reports::{self, report_transition},
 };
@@ -126,6 +127,8 @@ impl Dispatcher {
         tx.commit().await?;
         let t2 = t0.elapsed();
         stats.handed_over = jobs.len();
+        // Reports of these notices wait for this pass's record (until `hold` drops, on every way out).
+        let hold = self.reports.hold(jobs.iter().map(|j| j.id).collect());
         let outcomes = self.hand_over_all(&jobs).await;
         let done = self.clock.now();
         let mut accepts = Vec::with_capacity(jobs.len());
@@ -142,9 +145,7 @@ impl Dispatcher {
         }
         stats.submitted = accepts.len();
         let t3 = t0.elapsed();
-        let others = self
-            .merge_reports(&jobs, &mut accepts, &mut results, &mut attempts, done)
-            .await;
+        let mut others = self.merge_reports(&jobs, &hold, &mut accepts, &mut results, &mut attempts, done);
         notification::record_pass(&self.pool, "dispatcher", done, &accepts, &results, &attempts).await?;
         // Reports that came before this record (providers that name only their own id) wait as orphans.
         let accepted: Vec<String> = accepts
@@ -156,23 +157,27 @@ impl Dispatcher {
             reports::adopt_orphans(&self.pool, done, Some(&accepted)).await?;
         }
         let t4 = t0.elapsed();
+        drop(hold);
+        others.extend(self.take_reports());
         self.record_reports(others).await?;
         tracing::debug!(claim_gate = ?t1, apply_claim = ?(t2 - t1), send = ?(t3 - t2), record = ?(t4 - t3), reports = ?(t0.elapsed() - t4), n = stats.claimed, "pass");
         Ok(stats)
     }
 
-    /// Takes the reports that already arrived. A final report of one of this pass's accepts is folded into its
-    /// record (`submitted`, then the report's state); a progress report or an unanswered call to try again turns
-    /// the accept into a generic change with `submitted` first. Returns the other reports.
-    async fn merge_reports(
+    /// Takes the reports of this pass's notices that already arrived (`hold` keeps them from everyone else). A
+    /// final report of one of this pass's accepts is folded into its record (`submitted`, then the report's
+    /// state); a progress report or an unanswered call to try again turns the accept into a generic change with
+    /// `submitted` first. Returns the reports not folded.
+    fn merge_reports(
         &self,
         jobs: &[Job],
+        hold: &Hold<'_>,
         accepts: &mut Vec<Accept>,
         results: &mut Vec<Transition>,
         attempts: &mut Vec<AttemptRow>,
         now: DateTime<Utc>,
     ) -> Vec<DeliveryReport> {
-        let reports = self.take_reports().await;
+        let reports = self.reports.take_held(hold);
         if reports.is_empty() {
             return reports;
         }

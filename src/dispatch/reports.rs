@@ -27,7 +27,7 @@ impl Dispatcher {
     /// Database failures (the reports read are lost only if the process dies; providers resend, and the
     /// reconciler asks for report-less notices).
     pub async fn record_pending_reports(&self) -> Result<usize, DispatchError> {
-        let batch = self.take_reports().await;
+        let batch = self.take_reports();
         let n = batch.len();
         self.record_reports(batch).await?;
         Ok(n)
@@ -37,7 +37,7 @@ impl Dispatcher {
         // Polls rather than waits on the channel, so dispatch passes can take the reports of their own
         // hand-overs and record accept and report in one change.
         while !token.is_cancelled() {
-            let batch = self.take_reports().await;
+            let batch = self.take_reports();
             if batch.is_empty() {
                 tokio::select! {
                     () = token.cancelled() => break,
@@ -50,23 +50,15 @@ impl Dispatcher {
             }
         }
         // Whatever arrived before the stop.
-        let rest = self.take_reports().await;
+        let rest = self.take_reports();
         if let Err(e) = self.record_reports(rest).await {
             warn!(error = %error_chain(&e), "recording delivery reports failed");
         }
     }
 
-    /// Takes up to 5,000 waiting reports.
-    pub(super) async fn take_reports(&self) -> Vec<DeliveryReport> {
-        let mut batch = Vec::new();
-        let mut rx = self.reports.lock().await;
-        while batch.len() < 5000 {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
-        batch
+    /// Takes up to 5,000 waiting reports that no pass holds for its own record.
+    pub(super) fn take_reports(&self) -> Vec<DeliveryReport> {
+        self.reports.take_free()
     }
 
     /// Applies reports from the in-process simulator.

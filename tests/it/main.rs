@@ -3,6 +3,7 @@
 
 mod api;
 mod campaigns_api;
+mod concurrent_passes;
 mod dispatch;
 mod dispatch_processes;
 mod engine;
