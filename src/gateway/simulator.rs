@@ -6,7 +6,10 @@
 use std::{
     collections::HashMap,
     hash::{DefaultHasher, Hash, Hasher},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -29,6 +32,9 @@ pub struct Simulator {
     memory: Mutex<HashMap<String, Entry>>,
     pool: Option<PgPool>,
     reports: Option<ReportSink>,
+    /// Message ids: a time-ordered random base drawn once, plus a counter (no random draw per message).
+    id_base: u128,
+    id_seq: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +58,18 @@ impl Simulator {
             memory: Mutex::new(HashMap::new()),
             pool,
             reports,
+            id_base: uuid::Uuid::now_v7().as_u128(),
+            id_seq: AtomicU64::new(0),
         })
+    }
+
+    /// A message id no other message of this simulator (or of another process's) has.
+    fn next_id(&self) -> String {
+        let seq = self.id_seq.fetch_add(1, Ordering::Relaxed);
+        format!(
+            "sim-{}",
+            uuid::Uuid::from_u128(self.id_base.wrapping_add(u128::from(seq))).simple()
+        )
     }
 
     fn roll(&self, client_ref: &str, salt: u64) -> u32 {
@@ -107,7 +124,7 @@ impl Simulator {
 
     async fn accept(&self, client_ref: &str, voice: bool) -> Result<Entry, GatewayError> {
         let fresh = Entry {
-            id: format!("sim-{}", uuid::Uuid::now_v7().simple()),
+            id: self.next_id(),
             outcome: self.outcome(client_ref, voice),
             accepted_at: Utc::now(),
         };
