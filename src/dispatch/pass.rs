@@ -206,7 +206,11 @@ impl Dispatcher {
                 max_attempts: job.max_attempts,
                 retry_after_minutes: job.retry_after_minutes,
             };
-            let change = report_transition(&target, &r, now);
+            // Refused (the notice settled meanwhile), the report is still kept, as every recorded report is.
+            let change = Transition {
+                on_refusal: Some(r.state.as_str()),
+                ..report_transition(&target, &r, now)
+            };
             match change.detail {
                 Some(detail) if notification::is_final(change.state) => {
                     accepts[i].report = Some(FinalReport {

@@ -35,7 +35,8 @@ pub struct FinalReport {
 /// Records accepted hand-overs of notices still in flight (`sending` or `in_doubt`): `submitted`, or the final
 /// report's state with `submitted` appended first; the lease ends, the provider and its message id are kept;
 /// one attempt row each (`submitted`, idempotent, written whether or not the notice was still in flight, as
-/// [`super::notification::insert_attempts`] does). Returns the ids whose state changed.
+/// [`super::notification::insert_attempts`] does). The folded report of a notice no longer in flight is kept
+/// as a `report_not_applied` event. Returns the ids whose state changed.
 ///
 /// # Errors
 /// Database failures.
@@ -65,7 +66,7 @@ pub async fn record_accepts(
         .iter()
         .map(|r| r.report.as_ref().map(|f| Json(&*f.detail)))
         .collect();
-    Ok(sqlx::query_scalar(
+    let mut applied: Vec<i64> = sqlx::query_scalar(
         "with d as (select * from unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::text[],
                                          $6::text[], $7::text[], $8::jsonb[])
                         as d(id, attempt_no, started, provider, pmid, final, reason, report)),
@@ -106,5 +107,50 @@ pub async fn record_accepts(
     .bind(source)
     .bind(IN_FLIGHT)
     .fetch_all(&mut **tx)
-    .await?)
+    .await?;
+    applied.sort_unstable();
+    // Rare (the reconciler settled the notice first), so checked here rather than in the statement above.
+    let refused: Vec<(i64, &FinalReport)> = rows
+        .into_iter()
+        .filter(|r| applied.binary_search(&r.id).is_err())
+        .filter_map(|r| Some((r.id, r.report.as_ref()?)))
+        .collect();
+    keep_refused_reports(tx, source, now, &refused).await?;
+    Ok(applied)
+}
+
+/// Keeps the folded reports of accepts whose notice was no longer in flight as events that changed nothing, as
+/// [`super::notification::apply`] keeps a refused report.
+async fn keep_refused_reports(
+    tx: &mut Transaction<'static, Postgres>,
+    source: &str,
+    now: DateTime<Utc>,
+    reports: &[(i64, &FinalReport)],
+) -> Result<(), StorageError> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = reports.iter().map(|(id, _)| *id).collect();
+    let states: Vec<&str> = reports.iter().map(|(_, f)| f.state).collect();
+    let reasons: Vec<Option<&str>> = reports.iter().map(|(_, f)| f.reason.as_deref()).collect();
+    let details: Vec<Json<&serde_json::value::RawValue>> = reports.iter().map(|(_, f)| Json(&*f.detail)).collect();
+    sqlx::query(
+        "with d as (select * from unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[])
+                        as d(id, state, reason, report))
+         insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no, source,
+                                     detail)
+         select n.notification_id, $5, $5 at time zone n.timezone, n.timezone, d.state, 'report_not_applied',
+                n.attempts, $6, d.report || jsonb_build_object('reason', d.reason)
+         from d join notification n on n.notification_id = d.id
+         order by d.id",
+    )
+    .bind(&ids)
+    .bind(&states)
+    .bind(&reasons)
+    .bind(&details)
+    .bind(now)
+    .bind(source)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Integration tests against the real PostgreSQL (a fresh database per test, via `#[sqlx::test]`) and the real
 //! RabbitMQ (unique exchange and queue names per test). `scripts/test` starts both.
 
+mod accept_record;
 mod api;
 mod campaigns_api;
 mod concurrent_passes;
