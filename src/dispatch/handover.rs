@@ -147,6 +147,7 @@ mod tests {
 
     fn job(to: &str, channel: &str) -> Job {
         Job {
+            tid: String::new(),
             id: 1,
             channel: channel.into(),
             to: to.into(),

@@ -32,6 +32,7 @@ impl Dispatcher {
             Outcome::Accepted(a) => {
                 return Recorded::Accept(Accept {
                     id: job.id,
+                    tid: Some(job.tid.clone()),
                     attempt_no: job.attempt,
                     started_at: started,
                     provider: a

@@ -20,6 +20,7 @@ use crate::{
         claim::{self, Claimed},
         delivery::ReportTarget,
         notification::{self, AttemptRow, Transition, detail},
+        sending::{Sending, mark_sending},
     },
 };
 
@@ -38,6 +39,8 @@ pub struct PassStats {
 /// A hand-over to make.
 pub(super) struct Job {
     pub(super) id: i64,
+    /// Where its row is (`ctid`): the claimed version until marked `sending`, then the `sending` version.
+    pub(super) tid: String,
     pub(super) channel: String,
     pub(super) to: String,
     pub(super) text: String,
@@ -99,31 +102,36 @@ impl Dispatcher {
         let (transitions, mut jobs) = self.gate_all(&claimed, now, lease_until, &mut history, &mut stats);
         let t1 = t0.elapsed();
         notification::apply(&mut *tx, "dispatcher", now, &transitions).await?;
-        let sending: Vec<claim::Sending<'_>> = jobs
+        let sending: Vec<Sending<'_>> = jobs
             .iter()
-            .map(|j| claim::Sending {
+            .map(|j| Sending {
                 id: j.id,
+                tid: &j.tid,
                 provider: self.provider_name(&j.channel),
                 text: &j.text,
                 sha256: &j.sha256,
                 segments: j.segments,
             })
             .collect();
-        let marked = claim::mark_sending(&mut tx, &self.worker, now, lease_until, &sending).await?;
-        if marked.len() < jobs.len() {
-            // Rows are locked and `planned`, so all are marked; a job not marked is never handed over (its row
-            // stays as it was), and says so.
-            jobs.retain(|j| {
-                let ok = marked.contains(&j.id);
-                if !ok {
-                    tracing::error!(
-                        notification_id = j.id,
-                        "claimed notice was not marked sending; not handed over"
-                    );
-                }
-                ok
-            });
-        }
+        let marked: HashMap<i64, String> = mark_sending(&mut tx, &self.worker, now, lease_until, &sending)
+            .await?
+            .into_iter()
+            .collect();
+        // Rows are locked and `planned`, so all are marked; a job not marked is never handed over (its row stays
+        // as it was), and says so.
+        jobs.retain_mut(|j| match marked.get(&j.id) {
+            Some(tid) => {
+                j.tid.clone_from(tid);
+                true
+            }
+            None => {
+                tracing::error!(
+                    notification_id = j.id,
+                    "claimed notice was not marked sending; not handed over"
+                );
+                false
+            }
+        });
         tx.commit().await?;
         let t2 = t0.elapsed();
         stats.handed_over = jobs.len();
@@ -268,10 +276,11 @@ impl Dispatcher {
             };
             let t = match decision {
                 Decision::Send { text, sha256, segments } => {
-                    // Marked `sending`, with its text as evidence, by `claim::mark_sending`.
+                    // Marked `sending`, with its text as evidence, by `sending::mark_sending`.
                     history.entry(c.debtor_id).or_default().push((c.notification_id, now));
                     jobs.push(Job {
                         id: c.notification_id,
+                        tid: c.tid.clone(),
                         channel: c.channel.clone(),
                         to: c.e164.clone().unwrap_or_default(),
                         text,

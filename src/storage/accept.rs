@@ -15,6 +15,8 @@ use super::{
 #[derive(Debug)]
 pub struct Accept {
     pub id: i64,
+    /// Where its `sending` row is (`ctid`, as the `sending` write returned it), when known.
+    pub tid: Option<String>,
     pub attempt_no: i32,
     pub started_at: DateTime<Utc>,
     /// The gateway that took it (under failover, the one that did).
@@ -36,7 +38,8 @@ pub struct FinalReport {
 /// report's state with `submitted` appended first; the lease ends, the provider and its message id are kept;
 /// one attempt row each (`submitted`, idempotent, written whether or not the notice was still in flight, as
 /// [`super::notification::insert_attempts`] does). The folded report of a notice no longer in flight is kept
-/// as a `report_not_applied` event. Returns the ids whose state changed.
+/// as a `report_not_applied` event. Rows are found by the `ctid` their `sending` write returned; one that
+/// moved since (the reconciler or a report changed it) is found by id. Returns the ids whose state changed.
 ///
 /// # Errors
 /// Database failures.
@@ -52,6 +55,78 @@ pub async fn record_accepts(
     // In id order, as every recorder locks rows.
     let mut rows: Vec<&Accept> = rows.iter().collect();
     rows.sort_by_key(|r| r.id);
+    let (by_tid, mut by_id): (Vec<&Accept>, Vec<&Accept>) = rows.iter().partition(|r| r.tid.is_some());
+    let mut applied = record_some(tx, RECORD_BY_CTID, (source, now), &by_tid).await?;
+    applied.sort_unstable();
+    by_id.extend(by_tid.iter().filter(|r| applied.binary_search(&r.id).is_err()));
+    by_id.sort_by_key(|r| r.id);
+    applied.extend(record_some(tx, RECORD_BY_ID, (source, now), &by_id).await?);
+    applied.sort_unstable();
+    // Rare (the reconciler settled the notice first), so checked here rather than in the statement above.
+    let refused: Vec<(i64, &FinalReport)> = rows
+        .into_iter()
+        .filter(|r| applied.binary_search(&r.id).is_err())
+        .filter_map(|r| Some((r.id, r.report.as_ref()?)))
+        .collect();
+    keep_refused_reports(tx, source, now, &refused).await?;
+    Ok(applied)
+}
+
+/// The record, finding rows by `ctid` ([`RECORD_BY_CTID`]) or by id ([`RECORD_BY_ID`]).
+const fn record_sql(by_ctid: bool) -> &'static str {
+    macro_rules! record {
+        ($find:literal) => {
+            concat!(
+                "with d as (select * from unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::text[],
+                                                 $6::text[], $7::text[], $8::jsonb[], $12::text[]::tid[])
+                                as d(id, attempt_no, started, provider, pmid, final, reason, report, tid)),
+                      upd as (
+                        update notification n set state = coalesce(d.final, 'submitted'), reason = d.reason,
+                            lease_until = null, provider = d.provider, provider_message_id = d.pmid,
+                            final_at = case when d.final is not null then $9 end, updated_at = $9
+                        from d where ",
+                $find,
+                " and n.state = any(string_to_array($11, ','))
+                        returning n.notification_id, n.timezone, n.attempts, d.provider, d.pmid, d.final, d.reason,
+                                  d.report),
+                      ev as (
+                        insert into delivery_event (notification_id, at, local_at, timezone, state, reason,
+                                                    attempt_no, source, detail)
+                        select u.notification_id, $9, $9 at time zone u.timezone, u.timezone, v.state, v.reason,
+                               u.attempts, $10, v.detail
+                        from upd u cross join lateral (
+                            values (1, 'submitted', null::text,
+                                    jsonb_build_object('provider_message_id', u.pmid, 'provider', u.provider)),
+                                   (2, u.final, u.reason, u.report)) as v(ord, state, reason, detail)
+                        where v.state is not null
+                        order by u.notification_id, v.ord),
+                      att as (
+                        insert into attempt (notification_id, attempt_no, started_at, finished_at, provider,
+                                             outcome, provider_message_id)
+                        select id, attempt_no, started, $9, provider, 'submitted', pmid from d
+                        on conflict do nothing)
+                 select notification_id from upd"
+            )
+        };
+    }
+    if by_ctid {
+        record!("n.ctid = d.tid and n.notification_id = d.id")
+    } else {
+        record!("n.notification_id = d.id")
+    }
+}
+const RECORD_BY_CTID: &str = record_sql(true);
+const RECORD_BY_ID: &str = record_sql(false);
+
+async fn record_some(
+    tx: &mut Transaction<'static, Postgres>,
+    sql: &'static str,
+    (source, now): (&str, DateTime<Utc>),
+    rows: &[&Accept],
+) -> Result<Vec<i64>, StorageError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let attempts: Vec<i32> = rows.iter().map(|r| r.attempt_no).collect();
     let started: Vec<DateTime<Utc>> = rows.iter().map(|r| r.started_at).collect();
@@ -66,57 +141,22 @@ pub async fn record_accepts(
         .iter()
         .map(|r| r.report.as_ref().map(|f| Json(&*f.detail)))
         .collect();
-    let mut applied: Vec<i64> = sqlx::query_scalar(
-        "with d as (select * from unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::text[],
-                                         $6::text[], $7::text[], $8::jsonb[])
-                        as d(id, attempt_no, started, provider, pmid, final, reason, report)),
-              upd as (
-                update notification n set state = coalesce(d.final, 'submitted'), reason = d.reason,
-                    lease_until = null, provider = d.provider, provider_message_id = d.pmid,
-                    final_at = case when d.final is not null then $9 end, updated_at = $9
-                from d where n.notification_id = d.id and n.state = any(string_to_array($11, ','))
-                returning n.notification_id, n.timezone, n.attempts, d.provider, d.pmid, d.final, d.reason,
-                          d.report),
-              ev as (
-                insert into delivery_event (notification_id, at, local_at, timezone, state, reason, attempt_no,
-                                            source, detail)
-                select u.notification_id, $9, $9 at time zone u.timezone, u.timezone, v.state, v.reason,
-                       u.attempts, $10, v.detail
-                from upd u cross join lateral (
-                    values (1, 'submitted', null::text,
-                            jsonb_build_object('provider_message_id', u.pmid, 'provider', u.provider)),
-                           (2, u.final, u.reason, u.report)) as v(ord, state, reason, detail)
-                where v.state is not null
-                order by u.notification_id, v.ord),
-              att as (
-                insert into attempt (notification_id, attempt_no, started_at, finished_at, provider, outcome,
-                                     provider_message_id)
-                select id, attempt_no, started, $9, provider, 'submitted', pmid from d
-                on conflict do nothing)
-         select notification_id from upd",
-    )
-    .bind(&ids)
-    .bind(&attempts)
-    .bind(&started)
-    .bind(&providers)
-    .bind(&pmids)
-    .bind(&states)
-    .bind(&reasons)
-    .bind(&details)
-    .bind(now)
-    .bind(source)
-    .bind(IN_FLIGHT)
-    .fetch_all(&mut **tx)
-    .await?;
-    applied.sort_unstable();
-    // Rare (the reconciler settled the notice first), so checked here rather than in the statement above.
-    let refused: Vec<(i64, &FinalReport)> = rows
-        .into_iter()
-        .filter(|r| applied.binary_search(&r.id).is_err())
-        .filter_map(|r| Some((r.id, r.report.as_ref()?)))
-        .collect();
-    keep_refused_reports(tx, source, now, &refused).await?;
-    Ok(applied)
+    let tids: Vec<Option<&str>> = rows.iter().map(|r| r.tid.as_deref()).collect();
+    Ok(sqlx::query_scalar(sql)
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(&started)
+        .bind(&providers)
+        .bind(&pmids)
+        .bind(&states)
+        .bind(&reasons)
+        .bind(&details)
+        .bind(now)
+        .bind(source)
+        .bind(IN_FLIGHT)
+        .bind(&tids)
+        .fetch_all(&mut **tx)
+        .await?)
 }
 
 /// Keeps the folded reports of accepts whose notice was no longer in flight as events that changed nothing, as

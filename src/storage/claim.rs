@@ -1,6 +1,6 @@
 //! Claiming due notifications for dispatch: the due rows (SKIP LOCKED, their debtors locked for the gate), the
-//! facts the gate and the renderer need, the debtors' contact history for the caps, and marking the notices the
-//! gate lets through `sending`.
+//! facts the gate and the renderer need, and the debtors' contact history for the caps (marking the notices the
+//! gate lets through `sending` is [`super::sending`]).
 //!
 //! Per-row facts (the notice, its debtor's debt, the opt-out check) come in one statement; the campaign, step
 //! and utility columns, the same for every row of a campaign, come once per pass from two small statements
@@ -23,6 +23,9 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub notification_id: i64,
+    /// Where the locked row is (`ctid`, as text): valid while the claim transaction holds its lock, so the
+    /// `sending` write finds the row without an index descent.
+    pub tid: String,
     pub campaign_id: i64,
     pub step_no: i32,
     pub debtor_id: i64,
@@ -70,6 +73,7 @@ struct Row {
     agreement_active: bool,
     priority: i32,
     due_at: DateTime<Utc>,
+    tid: String,
 }
 
 impl<'r> FromRow<'r, PgRow> for Row {
@@ -100,6 +104,7 @@ impl<'r> FromRow<'r, PgRow> for Row {
             agreement_active: r.try_get(22)?,
             priority: r.try_get(23)?,
             due_at: r.try_get(24)?,
+            tid: r.try_get(25)?,
         })
     }
 }
@@ -148,7 +153,7 @@ pub async fn claim_due(
         "with p as materialized (
             select n.notification_id, n.campaign_id, n.step_no, n.debtor_id, n.utility_id, n.channel, n.e164,
                    n.phone_kind, n.timezone, n.template_name, n.template_version, n.template_kind, n.attempts,
-                   n.priority, n.due_at
+                   n.priority, n.due_at, n.ctid
             from notification n
             join campaign c on c.campaign_id = n.campaign_id and c.status in ('running', 'cancelled', 'completed')
             where n.state = 'planned' and n.due_at <= $1
@@ -164,7 +169,7 @@ pub async fn claim_due(
                  or exists (select 1 from opt_out o where o.utility_id = p.utility_id and o.removed_at is null
                             and o.account = d.account)) as opted_out,
                 d.account, d.full_name, d.address, cd.debt_total, cd.penalty, cd.months_overdue, cd.as_of,
-                cd.services, cd.agreement_active, p.priority, p.due_at
+                cd.services, cd.agreement_active, p.priority, p.due_at, p.ctid::text
          from p
          join l using (debtor_id)
          join debtor d on d.debtor_id = p.debtor_id
@@ -241,6 +246,7 @@ fn parts_of_utility(u: Utility) -> (String, (Arc<UtilityPolicy>, Arc<Creditor>))
 fn assemble(r: Row, step: &Arc<Step>, policy: &Arc<UtilityPolicy>, creditor: &Arc<Creditor>) -> Claimed {
     Claimed {
         notification_id: r.notification_id,
+        tid: r.tid,
         campaign_id: r.campaign_id,
         step_no: r.step_no,
         debtor_id: r.debtor_id,
@@ -269,67 +275,6 @@ fn assemble(r: Row, step: &Arc<Step>, policy: &Arc<UtilityPolicy>, creditor: &Ar
             services: r.services.0,
         }),
     }
-}
-
-/// A claimed notice the gate lets through, about to be handed over.
-pub struct Sending<'a> {
-    pub id: i64,
-    pub provider: &'a str,
-    pub text: &'a str,
-    pub sha256: &'a [u8],
-    pub segments: i32,
-}
-
-/// Marks claimed notices `sending` on the claim transaction — one attempt more, the lease, the provider, and the
-/// text with its hash as evidence before the hand-over — and appends their `sending` events (detail: provider,
-/// segments, worker). The common case of every pass, as one narrow statement; the gate's other outcomes go
-/// through [`super::notification::apply`]. Returns the ids marked: only those may be handed over.
-///
-/// # Errors
-/// Database failures.
-pub async fn mark_sending(
-    tx: &mut Transaction<'static, Postgres>,
-    worker: &str,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-    rows: &[Sending<'_>],
-) -> Result<Vec<i64>, StorageError> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    // In id order, as every recorder locks rows.
-    let mut rows: Vec<&Sending<'_>> = rows.iter().collect();
-    rows.sort_by_key(|r| r.id);
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let providers: Vec<&str> = rows.iter().map(|r| r.provider).collect();
-    let texts: Vec<&str> = rows.iter().map(|r| r.text).collect();
-    let shas: Vec<&[u8]> = rows.iter().map(|r| r.sha256).collect();
-    let segments: Vec<i32> = rows.iter().map(|r| r.segments).collect();
-    Ok(sqlx::query_scalar(
-        "with d as (select * from unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::int[])
-                        as d(id, provider, text, sha, segments)),
-              upd as (
-                update notification n set state = 'sending', reason = null, lease_until = $6, sent_at = $7,
-                    provider = d.provider, rendered_text = d.text, text_sha256 = d.sha, segments = d.segments,
-                    attempts = n.attempts + 1, final_at = null, updated_at = $7
-                from d where n.notification_id = d.id and n.state = 'planned'
-                returning n.notification_id, n.timezone, n.attempts, d.provider, d.segments)
-         insert into delivery_event (notification_id, at, local_at, timezone, state, attempt_no, source, detail)
-         select notification_id, $7, $7 at time zone timezone, timezone, 'sending', attempts, 'dispatcher',
-                jsonb_build_object('provider', provider, 'segments', segments, 'worker', $8::text)
-         from upd order by notification_id
-         returning notification_id",
-    )
-    .bind(&ids)
-    .bind(&providers)
-    .bind(&texts)
-    .bind(&shas)
-    .bind(&segments)
-    .bind(lease_until)
-    .bind(now)
-    .bind(worker)
-    .fetch_all(&mut **tx)
-    .await?)
 }
 
 /// One earlier hand-over to a debtor (for the caps).

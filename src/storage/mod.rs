@@ -18,6 +18,7 @@ pub mod payment;
 pub mod plan;
 pub mod presence;
 pub mod restriction;
+pub mod sending;
 pub mod sim;
 pub mod template;
 pub mod utility;

@@ -65,9 +65,31 @@ pub async fn advance(pool: &PgPool, to: i64) -> Result<(), StorageError> {
 
 /// Up to `limit` events after `after`, in id order.
 ///
+/// Event ids are found through a BRIN index (see migration `..._event_keys.sql`), which narrows a bounded range of
+/// ids to a few pages but not an open-ended one: so the events are read from a window of ids just past `after`.
+/// When that window holds none, the next event past it (if any) starts the window instead; the ids skipped are a
+/// gap the relay checks as every gap.
+///
 /// # Errors
 /// Database failures.
 pub async fn events_after(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<OutEvent>, StorageError> {
+    let window = limit.saturating_mul(4);
+    let events = events_in(pool, after, after.saturating_add(window), limit).await?;
+    if !events.is_empty() {
+        return Ok(events);
+    }
+    let next: Option<i64> = sqlx::query_scalar("select min(event_id) from delivery_event where event_id > $1")
+        .bind(after.saturating_add(window))
+        .fetch_one(pool)
+        .await?;
+    match next {
+        Some(next) => events_in(pool, next - 1, (next - 1).saturating_add(window), limit).await,
+        None => Ok(events),
+    }
+}
+
+/// Up to `limit` events with ids in `(after, upto]`, in id order.
+async fn events_in(pool: &PgPool, after: i64, upto: i64, limit: i64) -> Result<Vec<OutEvent>, StorageError> {
     Ok(sqlx::query_as(
         "select e.event_id, e.notification_id, e.at, e.local_at, e.timezone, e.state, e.reason, e.attempt_no,
                 e.source, n.campaign_id, n.step_no, n.utility_id, d.account, n.channel, n.template_name,
@@ -76,12 +98,13 @@ pub async fn events_after(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<O
          from delivery_event e
          join notification n on n.notification_id = e.notification_id
          join debtor d on d.debtor_id = n.debtor_id
-         where e.event_id > $1
+         where e.event_id > $1 and e.event_id <= $3
          order by e.event_id
          limit $2",
     )
     .bind(after)
     .bind(limit)
+    .bind(upto)
     .fetch_all(pool)
     .await?)
 }

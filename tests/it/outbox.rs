@@ -231,3 +231,29 @@ async fn a_gap_in_event_ids_is_waited_for_while_its_insert_runs_and_skipped_once
     assert_eq!(cursor(&e.pool).await, after);
     crate::helpers::delete_topology(&e.settings).await;
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_gap_wider_than_the_relays_read_window_is_crossed_once_it_rolled_back(pool: PgPool) {
+    let e = engine_with_events(pool).await;
+    let mut sub = Subscriber::bind(&e).await;
+    let mut relay = Relay::new(e.pool.clone(), e.settings.clone());
+    let mut p = publisher(&e).await;
+    assert_eq!(drain(&mut relay, &mut p).await, 8);
+    sub.take(8).await;
+    let n: i64 = sqlx::query_scalar("select min(notification_id) from notification")
+        .fetch_one(&e.pool)
+        .await
+        .unwrap();
+    // Fifty thousand ids taken and rolled back (far more than one read of the relay spans), then one event.
+    sqlx::query("select nextval(pg_get_serial_sequence('delivery_event', 'event_id')) from generate_series(1, 50000)")
+        .execute(&e.pool)
+        .await
+        .unwrap();
+    let after = insert_event(&e.pool, n).await;
+    assert!(after > cursor(&e.pool).await + 50_000);
+    assert_eq!(drain(&mut relay, &mut p).await, 0, "a fresh gap is first waited for");
+    assert_eq!(drain(&mut relay, &mut p).await, 1);
+    assert_eq!(sub.take(1).await[0].0, after);
+    assert_eq!(cursor(&e.pool).await, after);
+    crate::helpers::delete_topology(&e.settings).await;
+}
