@@ -46,7 +46,12 @@ pub struct Relay {
     settings: std::sync::Arc<Settings>,
     /// A gap in event ids first seen at this database time (waited on until it fills or cannot).
     gap: Option<(i64, DateTime<Utc>)>,
+    /// When the relay last summarised the event ids' new BRIN ranges itself.
+    summarised_at: Option<std::time::Instant>,
 }
+
+/// How often the relay summarises new BRIN ranges of event ids (autovacuum does too, when it runs).
+const SUMMARISE_EVERY: Duration = Duration::from_secs(10);
 
 impl Relay {
     #[must_use]
@@ -55,6 +60,7 @@ impl Relay {
             pool,
             settings,
             gap: None,
+            summarised_at: None,
         }
     }
 
@@ -105,6 +111,13 @@ impl Relay {
     /// # Errors
     /// Database or broker failures (the cursor stays; the same events go again).
     pub async fn relay_once(&mut self, publisher: &mut Publisher) -> Result<usize, RelayError> {
+        if self.summarised_at.is_none_or(|at| at.elapsed() >= SUMMARISE_EVERY) {
+            self.summarised_at = Some(std::time::Instant::now());
+            // Only keeps the reads narrow; on failure (a vacuum holds the index) autovacuum's own does.
+            if let Err(e) = outbox::summarise_new_ranges(&self.pool).await {
+                tracing::debug!(error = %error_chain(&e), "event id ranges not summarised this time");
+            }
+        }
         let cursor = outbox::cursor(&self.pool).await?;
         let events = outbox::events_after(&self.pool, cursor, 2000).await?;
         let take = self.contiguous(cursor, &events).await?;

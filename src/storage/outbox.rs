@@ -109,6 +109,24 @@ async fn events_in(pool: &PgPool, after: i64, upto: i64, limit: i64) -> Result<V
     .await?)
 }
 
+/// Summarises the BRIN ranges of event ids filled since the last summary (a range not yet summarised is read by
+/// every look-up). Gives up after 100 ms waiting for the index (a vacuum of the table holds it, and summarises).
+/// Returns how many ranges it summarised.
+///
+/// # Errors
+/// Database failures, the lock timeout included.
+pub async fn summarise_new_ranges(pool: &PgPool) -> Result<i32, StorageError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("set local lock_timeout = '100ms'")
+        .execute(&mut *tx)
+        .await?;
+    let n: i32 = sqlx::query_scalar("select brin_summarize_new_values('delivery_event_id_brin')")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// The database's clock.
 ///
 /// # Errors

@@ -257,3 +257,33 @@ async fn a_gap_wider_than_the_relays_read_window_is_crossed_once_it_rolled_back(
     assert_eq!(cursor(&e.pool).await, after);
     crate::helpers::delete_topology(&e.settings).await;
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn the_relay_can_summarise_the_event_ids_new_brin_ranges_itself(pool: PgPool) {
+    let e = engine_with_events(pool).await;
+    // Enough events to fill a few 16-page ranges.
+    let n: i64 = sqlx::query_scalar("select min(notification_id) from notification")
+        .fetch_one(&e.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into delivery_event (notification_id, at, local_at, timezone, state, source, detail)
+         select $1, now(), now(), 'Asia/Yekaterinburg', 'submitted', 'operator', jsonb_build_object('pad', repeat('x', 200))
+         from generate_series(1, 20000)",
+    )
+    .bind(n)
+    .execute(&e.pool)
+    .await
+    .unwrap();
+    let summarised = debtor_notify::storage::outbox::summarise_new_ranges(&e.pool)
+        .await
+        .unwrap();
+    assert!(summarised >= 3, "{summarised} ranges summarised");
+    assert_eq!(
+        debtor_notify::storage::outbox::summarise_new_ranges(&e.pool)
+            .await
+            .unwrap(),
+        0,
+        "nothing new to summarise"
+    );
+}
