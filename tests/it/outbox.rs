@@ -195,18 +195,41 @@ async fn insert_event(db: impl sqlx::PgExecutor<'_>, notification_id: i64) -> i6
     .unwrap()
 }
 
-#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
-async fn a_gap_in_event_ids_is_waited_for_while_its_insert_runs_and_skipped_once_it_rolled_back(pool: PgPool) {
+/// An engine whose eight events are all relayed and received, with its subscriber, relay and publisher.
+async fn all_relayed(pool: PgPool) -> (Engine, Subscriber, Relay, Publisher) {
     let e = engine_with_events(pool).await;
     let mut sub = Subscriber::bind(&e).await;
     let mut relay = Relay::new(e.pool.clone(), e.settings.clone());
     let mut p = publisher(&e).await;
     assert_eq!(drain(&mut relay, &mut p).await, 8);
     sub.take(8).await;
-    let n: i64 = sqlx::query_scalar("select min(notification_id) from notification")
-        .fetch_one(&e.pool)
+    (e, sub, relay, p)
+}
+
+async fn first_notification(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select min(notification_id) from notification")
+        .fetch_one(pool)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A gap before `after` that never fills: first waited for, then crossed; `after` is published and counted.
+async fn crosses_a_rolled_back_gap_to(
+    e: &Engine,
+    (sub, relay, p): (&mut Subscriber, &mut Relay, &mut Publisher),
+    after: i64,
+) {
+    assert_eq!(drain(relay, p).await, 0, "a fresh gap is first waited for");
+    assert_eq!(drain(relay, p).await, 1);
+    assert_eq!(sub.take(1).await[0].0, after);
+    assert_eq!(cursor(&e.pool).await, after);
+    crate::helpers::delete_topology(&e.settings).await;
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn a_gap_in_event_ids_is_waited_for_while_its_insert_runs_and_skipped_once_it_rolled_back(pool: PgPool) {
+    let (e, mut sub, mut relay, mut p) = all_relayed(pool).await;
+    let n = first_notification(&e.pool).await;
     // A slow transaction holds the next id; a later event commits first.
     let mut slow = e.pool.begin().await.unwrap();
     let held = insert_event(&mut *slow, n).await;
@@ -225,25 +248,13 @@ async fn a_gap_in_event_ids_is_waited_for_while_its_insert_runs_and_skipped_once
     insert_event(&mut *doomed, n).await;
     doomed.rollback().await.unwrap();
     let after = insert_event(&e.pool, n).await;
-    assert_eq!(drain(&mut relay, &mut p).await, 0, "a fresh gap is first waited for");
-    assert_eq!(drain(&mut relay, &mut p).await, 1);
-    assert_eq!(sub.take(1).await[0].0, after);
-    assert_eq!(cursor(&e.pool).await, after);
-    crate::helpers::delete_topology(&e.settings).await;
+    crosses_a_rolled_back_gap_to(&e, (&mut sub, &mut relay, &mut p), after).await;
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn a_gap_wider_than_the_relays_read_window_is_crossed_once_it_rolled_back(pool: PgPool) {
-    let e = engine_with_events(pool).await;
-    let mut sub = Subscriber::bind(&e).await;
-    let mut relay = Relay::new(e.pool.clone(), e.settings.clone());
-    let mut p = publisher(&e).await;
-    assert_eq!(drain(&mut relay, &mut p).await, 8);
-    sub.take(8).await;
-    let n: i64 = sqlx::query_scalar("select min(notification_id) from notification")
-        .fetch_one(&e.pool)
-        .await
-        .unwrap();
+    let (e, mut sub, mut relay, mut p) = all_relayed(pool).await;
+    let n = first_notification(&e.pool).await;
     // Fifty thousand ids taken and rolled back (far more than one read of the relay spans), then one event.
     sqlx::query("select nextval(pg_get_serial_sequence('delivery_event', 'event_id')) from generate_series(1, 50000)")
         .execute(&e.pool)
@@ -251,21 +262,14 @@ async fn a_gap_wider_than_the_relays_read_window_is_crossed_once_it_rolled_back(
         .unwrap();
     let after = insert_event(&e.pool, n).await;
     assert!(after > cursor(&e.pool).await + 50_000);
-    assert_eq!(drain(&mut relay, &mut p).await, 0, "a fresh gap is first waited for");
-    assert_eq!(drain(&mut relay, &mut p).await, 1);
-    assert_eq!(sub.take(1).await[0].0, after);
-    assert_eq!(cursor(&e.pool).await, after);
-    crate::helpers::delete_topology(&e.settings).await;
+    crosses_a_rolled_back_gap_to(&e, (&mut sub, &mut relay, &mut p), after).await;
 }
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn the_relay_can_summarise_the_event_ids_new_brin_ranges_itself(pool: PgPool) {
     let e = engine_with_events(pool).await;
     // Enough events to fill a few 16-page ranges.
-    let n: i64 = sqlx::query_scalar("select min(notification_id) from notification")
-        .fetch_one(&e.pool)
-        .await
-        .unwrap();
+    let n = first_notification(&e.pool).await;
     sqlx::query(
         "insert into delivery_event (notification_id, at, local_at, timezone, state, source, detail)
          select $1, now(), now(), 'Asia/Yekaterinburg', 'submitted', 'operator', jsonb_build_object('pad', repeat('x', 200))
