@@ -22,7 +22,7 @@ pub async fn measure(
     loops: usize,
     batch: i64,
 ) -> anyhow::Result<f64> {
-    seed_due(pool, campaign, "2026-12-02", now, rows).await?;
+    seed_due(pool, campaign, "2026-12-02", now, (1, rows)).await?;
     let pool = pool.clone();
     drain(rows, loops, move || {
         let pool = pool.clone();
@@ -46,7 +46,7 @@ pub async fn claim_probe(
     loops: usize,
     batch: i64,
 ) -> anyhow::Result<f64> {
-    seed_due(pool, campaign, occurrence, now, rows).await?;
+    seed_due(pool, campaign, occurrence, now, (1, rows)).await?;
     let pool = pool.clone();
     drain(rows, loops, move || {
         let pool = pool.clone();
@@ -94,25 +94,27 @@ where
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Inserts `rows` planned notices of round `occurrence`, due at `now`.
-async fn seed_due(
+/// Inserts planned notices of round `occurrence`, due at `now`, for the debtors `first..first + rows` (ids
+/// count from 1).
+pub(super) async fn seed_due(
     pool: &sqlx::PgPool,
     campaign: i64,
     occurrence: &str,
     now: DateTime<Utc>,
-    rows: usize,
+    (first, rows): (usize, usize),
 ) -> anyhow::Result<()> {
     sqlx::query(
         "insert into notification (campaign_id, occurrence, step_no, debtor_id, utility_id, channel, e164, phone_kind,
              timezone, template_name, template_version, template_kind, priority, state, due_at)
          select $1, $4::date, 1, d.debtor_id, d.utility_id, 'sms', p.e164, 'mobile', d.timezone,
                 'soft-reminder-sms', 1, 'soft_reminder', 0, 'planned', $3
-         from debtor d join phone p using (debtor_id) where d.debtor_id <= $2",
+         from debtor d join phone p using (debtor_id) where d.debtor_id >= $2 and d.debtor_id < $2 + $5",
     )
     .bind(campaign)
-    .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+    .bind(i64::try_from(first).unwrap_or(i64::MAX))
     .bind(now)
     .bind(occurrence)
+    .bind(i64::try_from(rows).unwrap_or(i64::MAX))
     .execute(pool)
     .await?;
     sqlx::query("analyze notification").execute(pool).await?;

@@ -38,6 +38,11 @@ pub enum BenchCommand {
         /// Planned notices in the table in all (the rest are due tomorrow); the peak RSS is reported.
         #[arg(long, default_value_t = 1_000_000)]
         pending: usize,
+        /// Dispatch rounds, each paired with a claim probe run right after it (each round dispatches
+        /// `notifications` notices of its own debtors, so `pending` must hold them all). The ratio is the median
+        /// of the rounds' ratios: a pair measured a few seconds apart shares the machine's state.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=9))]
+        rounds: u8,
     },
     /// SMS through a provider: due → handed over by HTTP → delivered by reports through our callback endpoint.
     Sms {
@@ -75,7 +80,13 @@ pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<ExitCo
     match cmd {
         BenchCommand::Intake { debtors } => intake::run(debtors, settings).await?,
         BenchCommand::Plan { debtors } => plan::run(debtors, settings).await?,
-        BenchCommand::Dispatch { notifications, pending } => dispatch::run(notifications, pending, settings).await?,
+        BenchCommand::Dispatch {
+            notifications,
+            pending,
+            rounds,
+        } => {
+            dispatch::run(notifications, pending, rounds.into(), settings).await?;
+        }
         BenchCommand::Sms {
             provider,
             notices,
