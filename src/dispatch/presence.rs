@@ -1,8 +1,9 @@
 //! The presence beat: every dispatcher process records that it is alive and learns how many are, and the
 //! configured provider and campaign limits are divided among them (see `gateway::limits`). A process joining
-//! waits one beat before its first hand-over when others are alive, so they take their smaller share first (two
-//! starting in the same instant may both run at the whole limits until their next beat). A process that stops
-//! cleanly leaves once its in-flight hand-overs are recorded; one that dies stops counting after [`WINDOW`].
+//! waits one beat before its first hand-over when others are alive, so they take their smaller share first. Beats
+//! are serialised in the database, so of two starting in the same instant the second counts the first and waits.
+//! A process that stops cleanly leaves once its in-flight hand-overs are recorded; one that dies stops counting
+//! after [`WINDOW`].
 
 use std::time::Duration;
 

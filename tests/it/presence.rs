@@ -34,3 +34,26 @@ async fn dispatchers_on_one_database_divide_the_limits_and_a_stopped_or_silent_o
     assert_eq!(e.dispatcher.beat().await.unwrap(), 1);
     assert_eq!(e.dispatcher.share(), 1);
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn dispatchers_beating_at_the_same_instant_each_count_the_ones_before_them(pool: PgPool) {
+    let e = Engine::start(pool.clone(), "2026-12-01T05:00:00Z").await;
+    let clock = Arc::new(ManualClock::at(at("2026-12-01T05:00:00Z")));
+    let mut dispatchers = Vec::new();
+    for _ in 0..8 {
+        dispatchers.push(
+            Dispatcher::new(pool.clone(), e.settings.clone(), clock.clone())
+                .await
+                .unwrap(),
+        );
+    }
+    // Beats are serialised: however they interleave, the k-th to commit counts k, so none of the later ones
+    // starts alone at the whole limits.
+    let mut counts: Vec<u32> = futures_util::future::join_all(dispatchers.iter().map(|d| d.beat()))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=8).collect::<Vec<u32>>());
+}
