@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use sha2::Digest as _;
 
 const TEXT: &str = "ОКК Тест: задолженность 12 345,67 руб. по л/с 0000000001. Оплатите до 15.12: okk.example/pay";
 
@@ -126,18 +127,20 @@ async fn one_batch(pool: &sqlx::PgPool, now: DateTime<Utc>, batch: i64) -> Resul
         "with c as (select notification_id from notification where state = 'planned' and due_at <= $1
                     order by priority desc, due_at limit $2 for update skip locked),
               u as (update notification n set state = 'sending', lease_until = $1 + interval '60 seconds',
-                        sent_at = $1, provider = 'simulator', rendered_text = $3, segments = 2,
-                        attempts = n.attempts + 1, updated_at = $1
+                        sent_at = $1, provider = 'simulator', segments = 2, attempts = n.attempts + 1,
+                        updated_at = $1
                     from c where n.notification_id = c.notification_id returning n.notification_id, n.timezone),
-              e as (insert into delivery_event (notification_id, at, local_at, timezone, state, attempt_no, source, detail)
+              e as (insert into delivery_event (notification_id, at, local_at, timezone, state, attempt_no, source, detail,
+                                                rendered_text, text_sha256)
                     select notification_id, $1, $1 at time zone timezone, timezone, 'sending', 1, 'dispatcher',
-                           jsonb_build_object('provider', 'simulator', 'segments', 2)
+                           jsonb_build_object('provider', 'simulator', 'segments', 2), $3, $4
                     from u)
          select notification_id from u order by notification_id",
     )
     .bind(now)
     .bind(batch)
     .bind(TEXT)
+    .bind(sha2::Sha256::digest(TEXT.as_bytes()).to_vec())
     .fetch_all(pool)
     .await?;
     if ids.is_empty() {

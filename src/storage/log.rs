@@ -126,6 +126,11 @@ pub struct EventRow {
     pub attempt_no: Option<i32>,
     pub source: String,
     pub detail: Option<Json<serde_json::Value>>,
+    /// A `sending` event: the exact text that attempt handed over, and its SHA-256 (hex).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_sha256: Option<String>,
 }
 
 /// One provider hand-over or reconciliation.
@@ -179,16 +184,24 @@ pub async fn get_notification(
         Option<chrono::NaiveDate>,
         Option<chrono::NaiveDate>,
     );
+    // The latest attempt's text (kept on its `sending` event; on the row for notices sent before that).
     let (text, sha, delivered_on, restriction_earliest): Extra = sqlx::query_as(
-        "select rendered_text, text_sha256, delivered_on, restriction_earliest from notification
-         where notification_id = $1",
+        "select coalesce(e.rendered_text, n.rendered_text), coalesce(e.text_sha256, n.text_sha256), n.delivered_on,
+                n.restriction_earliest
+         from notification n
+         left join lateral (select rendered_text, text_sha256 from delivery_event
+                            where notification_id = n.notification_id and state = 'sending'
+                              and rendered_text is not null
+                            order by event_id desc limit 1) e on true
+         where n.notification_id = $1",
     )
     .bind(id)
     .fetch_one(pool)
     .await?;
     let events = sqlx::query_as(
-        "select event_id, at, local_at, timezone, state, reason, attempt_no, source, detail from delivery_event
-         where notification_id = $1 order by event_id",
+        "select event_id, at, local_at, timezone, state, reason, attempt_no, source, detail, rendered_text,
+                encode(text_sha256, 'hex') as text_sha256
+         from delivery_event where notification_id = $1 order by event_id",
     )
     .bind(id)
     .fetch_all(pool)

@@ -18,12 +18,13 @@ pub struct Sending<'a> {
     pub segments: i32,
 }
 
-/// Marks claimed notices `sending` on the claim transaction — one attempt more, the lease, the provider, and the
-/// text with its hash as evidence before the hand-over — and appends their `sending` events (detail: provider,
-/// segments, worker). The common case of every pass, as one narrow statement; the gate's other outcomes go
-/// through [`super::notification::apply`]. Rows are found by the `ctid` the claim locked (a row whose `ctid` no
-/// longer matches, which the lock should rule out, is found by id instead). Returns the ids marked, each with
-/// its new `ctid` for the outcome record: only those may be handed over.
+/// Marks claimed notices `sending` on the claim transaction — one attempt more, the lease, the provider — and
+/// appends their `sending` events, which keep the text with its hash as evidence before the hand-over (each
+/// attempt's own text; detail: provider, segments, worker). The common case of every pass, as one narrow
+/// statement; the gate's other outcomes go through [`super::notification::apply`]. Rows are found by the `ctid`
+/// the claim locked (a row whose `ctid` no longer matches, which the lock should rule out, is found by id
+/// instead). Returns the ids marked, each with its new `ctid` for the outcome record: only those may be handed
+/// over.
 ///
 /// # Errors
 /// Database failures.
@@ -61,18 +62,19 @@ const fn mark_sql(by_ctid: bool) -> &'static str {
                                 as d(id, provider, text, sha, segments, tid)),
                       upd as (
                         update notification n set state = 'sending', reason = null, lease_until = $6, sent_at = $7,
-                            provider = d.provider, rendered_text = d.text, text_sha256 = d.sha,
-                            segments = d.segments, attempts = n.attempts + 1, final_at = null, updated_at = $7
+                            provider = d.provider, segments = d.segments, attempts = n.attempts + 1,
+                            final_at = null, updated_at = $7
                         from d where ",
                 $find,
                 " and n.state = 'planned'
-                        returning n.notification_id, n.ctid, n.timezone, n.attempts, d.provider, d.segments),
+                        returning n.notification_id, n.ctid, n.timezone, n.attempts, d.provider, d.segments,
+                                  d.text, d.sha),
                       ev as (
                         insert into delivery_event (notification_id, at, local_at, timezone, state, attempt_no,
-                                                    source, detail)
+                                                    source, detail, rendered_text, text_sha256)
                         select notification_id, $7, $7 at time zone timezone, timezone, 'sending', attempts,
                                'dispatcher', jsonb_build_object('provider', provider, 'segments', segments,
-                                                                'worker', $8::text)
+                                                                'worker', $8::text), text, sha
                         from upd order by notification_id)
                  select notification_id, ctid::text from upd"
             )

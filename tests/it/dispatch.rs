@@ -689,3 +689,66 @@ async fn a_utility_can_narrow_its_window_and_caps_but_never_widen_them(pool: PgP
         .unwrap();
     assert_eq!(reasons, [Some("cap_day".to_owned())]);
 }
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn each_attempt_keeps_the_exact_text_it_handed_over_on_its_own_sending_event(pool: PgPool) {
+    use sha2::Digest as _;
+    let mut s = crate::engine::engine_settings(&pool);
+    s.simulator.retryable_pct = 100;
+    let e = Engine::with(pool.clone(), s, "2026-12-01T05:00:00Z").await;
+    e.store(vec![debtor_in("9211", "Asia/Yekaterinburg", "+79120000092")])
+        .await;
+    e.campaign(&sms_campaign("Две попытки", "2026-12-01T05:00:00Z")).await;
+    e.tick().await;
+    // Between the attempts the debt changes (as a new batch would change it): the second attempt says so.
+    sqlx::query("update debt_snapshot set debt_total = 7000.00")
+        .execute(&e.pool)
+        .await
+        .unwrap();
+    e.set("2026-12-01T05:10:00Z");
+    e.tick().await;
+    let sent: Vec<(i32, String, Vec<u8>)> = sqlx::query_as(
+        "select attempt_no, rendered_text, text_sha256 from delivery_event where state = 'sending' order by event_id",
+    )
+    .fetch_all(&e.pool)
+    .await
+    .unwrap();
+    assert_eq!(sent.iter().map(|s| s.0).collect::<Vec<_>>(), [1, 2]);
+    assert!(
+        sent[0].1.contains("4 500,00") || sent[0].1.contains("4\u{a0}500,00"),
+        "{}",
+        sent[0].1
+    );
+    assert!(
+        sent[1].1.contains("7 000,00") || sent[1].1.contains("7\u{a0}000,00"),
+        "{}",
+        sent[1].1
+    );
+    for (_, text, sha) in &sent {
+        assert_eq!(sha.as_slice(), &sha2::Sha256::digest(text.as_bytes())[..]);
+    }
+    let on_row: Option<String> = sqlx::query_scalar("select rendered_text from notification")
+        .fetch_one(&e.pool)
+        .await
+        .unwrap();
+    assert_eq!(on_row, None, "the row no longer carries a copy of the text");
+    let id: i64 = sqlx::query_scalar("select notification_id from notification")
+        .fetch_one(&e.pool)
+        .await
+        .unwrap();
+    let detail = debtor_notify::storage::log::get_notification(&e.pool, id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        detail.rendered_text.as_deref(),
+        Some(sent[1].1.as_str()),
+        "the latest attempt's text"
+    );
+    let texts: Vec<Option<&str>> = detail.events.iter().map(|ev| ev.rendered_text.as_deref()).collect();
+    assert_eq!(
+        texts.iter().flatten().copied().collect::<Vec<_>>(),
+        [sent[0].1.as_str(), sent[1].1.as_str()],
+        "the evidence trail shows both"
+    );
+}

@@ -95,12 +95,15 @@ async fn cyrillic_text_reaches_the_smsc_intact_in_the_parts_we_counted_and_the_f
     let (e, api) = on_kannel(pool, Some(&rig), None, 1).await;
     assert_eq!(e.tick().await, 1);
     let (id, _, _) = wait_for_state(&e, "delivered").await;
-    let (text, segments): (String, i32) =
-        sqlx::query_as("select rendered_text, segments from notification where notification_id = $1")
-            .bind(id)
-            .fetch_one(&e.pool)
-            .await
-            .unwrap();
+    let (text, segments): (String, i32) = sqlx::query_as(
+        "select e.rendered_text, n.segments from notification n
+             join delivery_event e on e.notification_id = n.notification_id and e.state = 'sending'
+             where n.notification_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&e.pool)
+    .await
+    .unwrap();
     assert!(segments >= 2, "the soft reminder is a long SMS ({segments} segment)");
     let parts = rig.at_smsc();
     assert_eq!(
