@@ -597,13 +597,7 @@ async fn a_delivered_restriction_warning_keeps_its_local_delivery_day_and_the_ea
 
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn retryable_provider_errors_back_off_and_permanent_ones_fail_with_the_code_kept(pool: PgPool) {
-    let mut s = crate::engine::engine_settings(&pool);
-    s.simulator.retryable_pct = 100;
-    let e = Engine::with(pool.clone(), s, "2026-12-01T05:00:00Z").await;
-    e.store(vec![debtor_in("9201", "Asia/Yekaterinburg", "+79120000091")])
-        .await;
-    e.campaign(&sms_campaign("Ошибки", "2026-12-01T05:00:00Z")).await;
-    e.tick().await;
+    let e = first_try_refused(pool, ("9201", "+79120000091"), "Ошибки").await;
     let (state, reason, attempts, due): (String, Option<String>, i32, chrono::DateTime<chrono::Utc>) =
         sqlx::query_as("select state, reason, attempts, due_at from notification")
             .fetch_one(&e.pool)
@@ -693,13 +687,7 @@ async fn a_utility_can_narrow_its_window_and_caps_but_never_widen_them(pool: PgP
 #[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
 async fn each_attempt_keeps_the_exact_text_it_handed_over_on_its_own_sending_event(pool: PgPool) {
     use sha2::Digest as _;
-    let mut s = crate::engine::engine_settings(&pool);
-    s.simulator.retryable_pct = 100;
-    let e = Engine::with(pool.clone(), s, "2026-12-01T05:00:00Z").await;
-    e.store(vec![debtor_in("9211", "Asia/Yekaterinburg", "+79120000092")])
-        .await;
-    e.campaign(&sms_campaign("Две попытки", "2026-12-01T05:00:00Z")).await;
-    e.tick().await;
+    let e = first_try_refused(pool, ("9211", "+79120000092"), "Две попытки").await;
     // Between the attempts the debt changes (as a new batch would change it): the second attempt says so.
     sqlx::query("update debt_snapshot set debt_total = 7000.00")
         .execute(&e.pool)
@@ -751,4 +739,16 @@ async fn each_attempt_keeps_the_exact_text_it_handed_over_on_its_own_sending_eve
         [sent[0].1.as_str(), sent[1].1.as_str()],
         "the evidence trail shows both"
     );
+}
+
+/// An engine whose provider refuses every hand-over as retryable, after the first try of one SMS campaign to one
+/// debtor in Yekaterinburg (`(account, phone)`), started 2026-12-01 10:00 local.
+async fn first_try_refused(pool: PgPool, (account, phone): (&str, &str), campaign: &str) -> Engine {
+    let mut s = crate::engine::engine_settings(&pool);
+    s.simulator.retryable_pct = 100;
+    let e = Engine::with(pool, s, "2026-12-01T05:00:00Z").await;
+    e.store(vec![debtor_in(account, "Asia/Yekaterinburg", phone)]).await;
+    e.campaign(&sms_campaign(campaign, "2026-12-01T05:00:00Z")).await;
+    e.tick().await;
+    e
 }
