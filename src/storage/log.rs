@@ -180,14 +180,14 @@ pub async fn get_notification(
     };
     type Extra = (
         Option<String>,
-        Option<Vec<u8>>,
+        Option<String>,
         Option<chrono::NaiveDate>,
         Option<chrono::NaiveDate>,
     );
     // The latest attempt's text (kept on its `sending` event; on the row for notices sent before that).
     let (text, sha, delivered_on, restriction_earliest): Extra = sqlx::query_as(
-        "select coalesce(e.rendered_text, n.rendered_text), coalesce(e.text_sha256, n.text_sha256), n.delivered_on,
-                n.restriction_earliest
+        "select coalesce(e.rendered_text, n.rendered_text), encode(coalesce(e.text_sha256, n.text_sha256), 'hex'),
+                n.delivered_on, n.restriction_earliest
          from notification n
          left join lateral (select rendered_text, text_sha256 from delivery_event
                             where notification_id = n.notification_id and state = 'sending'
@@ -216,7 +216,7 @@ pub async fn get_notification(
     Ok(Some(NotificationDetail {
         row,
         rendered_text: text,
-        text_sha256: sha.map(|s| s.iter().map(|b| format!("{b:02x}")).collect()),
+        text_sha256: sha,
         delivered_on,
         restriction_earliest,
         events,
