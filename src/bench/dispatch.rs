@@ -30,7 +30,10 @@ pub async fn run(notifications: usize, pending: usize, rounds: usize, base: Sett
     let rounds = rounds.clamp(1, pending / notifications.max(1));
     let result = measure(notifications, pending, rounds, settings, &pool).await;
     pool.close().await;
-    intake::cleanup(&base, &admin, &tag).await;
+    // BENCH_KEEP_DB keeps the scratch database for a look afterwards, as `bench plan` does.
+    if std::env::var_os("BENCH_KEEP_DB").is_none() {
+        intake::cleanup(&base, &admin, &tag).await;
+    }
     result
 }
 
@@ -39,6 +42,10 @@ struct Round {
     rate: f64,
     secs: f64,
     claim: f64,
+    /// WAL bytes per notice dispatched, and per row the probe claimed.
+    wal: (f64, f64),
+    /// This process's CPU (the engine and the simulator) per notice dispatched, microseconds.
+    cpu_us: f64,
 }
 
 async fn measure(
@@ -68,10 +75,16 @@ async fn measure(
             floor::seed_due(pool, campaign, &occurrence, now, (k * due + 1, due)).await?;
         }
         settle(pool).await?;
+        let (wal, cpu) = (
+            floor::wal_position(pool).await?,
+            intake::process_cpu_secs(std::process::id()),
+        );
         let secs = dispatch_round(pool, &settings, now, i64::try_from((k + 1) * due)?).await?;
+        let cpu = intake::process_cpu_secs(std::process::id()) - cpu;
+        let wal = floor::wal_position(pool).await? - wal;
         settle(pool).await?;
         let probe_round = format!("2026-12-{:02}", 20 + k);
-        let claim = floor::claim_probe(pool, (campaign, &probe_round), now, due, workers, batch).await?;
+        let (claim, probe_wal) = floor::claim_probe(pool, (campaign, &probe_round), now, due, workers, batch).await?;
         // The probe leaves its rows `sending`; the next round waits for nothing to be `sending` (not measured).
         sqlx::query("delete from notification where campaign_id = $1 and occurrence = $2::date")
             .bind(campaign)
@@ -82,6 +95,8 @@ async fn measure(
             rate: due as f64 / secs,
             secs,
             claim,
+            wal: (wal as f64 / due as f64, probe_wal as f64 / due as f64),
+            cpu_us: cpu * 1e6 / due as f64,
         });
     }
     let hwm = intake::hwm_kib(std::process::id());
@@ -128,6 +143,10 @@ fn report(runs: &[Round], events: i64, (floor, probe): (f64, f64), (rss_before, 
             r.rate,
             r.claim,
             100.0 * r.rate / r.claim
+        );
+        println!(
+            "    WAL {:.0} bytes per notice (the probe: {:.0} per row); this process's CPU {:.1} µs per notice",
+            r.wal.0, r.wal.1, r.cpu_us
         );
     }
     let rate = median(runs.iter().map(|r| r.rate));

@@ -35,7 +35,7 @@ pub async fn measure(
 /// The bare claim on the engine's own table: `rows` due notices of round `occurrence` (a date no other phase
 /// uses), claimed `batch` at a time by `loops` loops with the engine's SKIP LOCKED order and marked `sending`
 /// with a lease — and nothing else (no debt facts, no gate, no render, no event, no send). Returns rows per
-/// second.
+/// second and the WAL bytes the claims wrote.
 ///
 /// # Errors
 /// Database failures.
@@ -46,11 +46,12 @@ pub async fn claim_probe(
     rows: usize,
     loops: usize,
     batch: i64,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, i64)> {
     seed_due(pool, campaign, occurrence, now, (1, rows)).await?;
-    let pool = pool.clone();
-    drain(rows, loops, move || {
-        let pool = pool.clone();
+    let wal = wal_position(pool).await?;
+    let shared = pool.clone();
+    let rate = drain(rows, loops, move || {
+        let pool = shared.clone();
         async move {
             let done = sqlx::query(
                 "update notification n set state = 'sending', lease_until = $1 + interval '60 seconds',
@@ -66,7 +67,19 @@ pub async fn claim_probe(
             Ok(done.rows_affected())
         }
     })
-    .await
+    .await?;
+    Ok((rate, wal_position(pool).await? - wal))
+}
+
+/// Where the server's WAL is now, in bytes: the difference of two is the WAL written between them (by the
+/// whole cluster; nothing else runs during a bench phase).
+///
+/// # Errors
+/// Database failures.
+pub(super) async fn wal_position(pool: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+        .fetch_one(pool)
+        .await
 }
 
 /// Runs `loops` copies of `step` at once, each until a step does nothing, and returns `rows` per second over

@@ -207,7 +207,7 @@ fn proc_status_kib(pid: u32, key: &str) -> u64 {
 }
 
 /// utime + stime of a process, seconds (USER_HZ = 100 on Linux).
-fn process_cpu_secs(pid: u32) -> f64 {
+pub(super) fn process_cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after_name.split_whitespace().collect();

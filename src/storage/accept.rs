@@ -8,7 +8,7 @@ use sqlx::{Postgres, Transaction, types::Json};
 
 use super::{
     StorageError,
-    notification::{Detail, IN_FLIGHT},
+    notification::{AttemptRow, Detail, IN_FLIGHT, insert_attempts},
 };
 
 /// A hand-over the provider accepted.
@@ -36,8 +36,12 @@ pub struct FinalReport {
 
 /// Records accepted hand-overs of notices still in flight (`sending` or `in_doubt`): `submitted`, or the final
 /// report's state with `submitted` appended first; the lease ends, the provider and its message id are kept;
-/// one attempt row each (`submitted`, idempotent, written whether or not the notice was still in flight, as
-/// [`super::notification::insert_attempts`] does). The folded report of a notice no longer in flight is kept
+/// one attempt row each (`submitted`), written whether or not the notice was still in flight. For a notice
+/// this record moves out of flight, the attempt is a plain insert in the same statement: every other writer of
+/// a `submitted` attempt (a report proving the accept, the reconciler) moves the notice out of flight in the
+/// same transaction, after locking its row, so none can have written it (were one there anyway, the insert
+/// would fail the record with a logged error, and the lease's expiry would reconcile the notice). The others go
+/// through the idempotent [`super::notification::insert_attempts`]. The folded report of a notice no longer in flight is kept
 /// as a `report_not_applied` event. Rows are found by the `ctid` their `sending` write returned; one that
 /// moved since (the reconciler or a report changed it) is found by id. Returns the ids whose state changed.
 ///
@@ -62,14 +66,35 @@ pub async fn record_accepts(
     by_id.sort_by_key(|r| r.id);
     applied.extend(record_some(tx, RECORD_BY_ID, (source, now), &by_id).await?);
     applied.sort_unstable();
-    // Rare (the reconciler settled the notice first), so checked here rather than in the statement above.
-    let refused: Vec<(i64, &FinalReport)> = rows
+    // Rare (a report or the reconciler settled the notice first), so handled here rather than in the statements
+    // above: the attempt row idempotently (whoever settled it may have written the same one), and the folded
+    // report as evidence that changed nothing.
+    let unapplied: Vec<&Accept> = rows
         .into_iter()
         .filter(|r| applied.binary_search(&r.id).is_err())
+        .collect();
+    let attempts: Vec<AttemptRow> = unapplied.iter().map(|r| attempt_row(r)).collect();
+    insert_attempts(&mut **tx, now, &attempts).await?;
+    let refused: Vec<(i64, &FinalReport)> = unapplied
+        .into_iter()
         .filter_map(|r| Some((r.id, r.report.as_ref()?)))
         .collect();
     keep_refused_reports(tx, source, now, &refused).await?;
     Ok(applied)
+}
+
+/// The attempt row of an accept.
+fn attempt_row(r: &Accept) -> AttemptRow {
+    AttemptRow {
+        notification_id: r.id,
+        attempt_no: r.attempt_no,
+        started_at: r.started_at,
+        outcome: "submitted",
+        provider: r.provider.clone(),
+        provider_message_id: Some(r.provider_message_id.clone()),
+        error_code: None,
+        error_detail: None,
+    }
 }
 
 /// The record, finding rows by `ctid` ([`RECORD_BY_CTID`]) or by id ([`RECORD_BY_ID`]).
@@ -88,7 +113,7 @@ const fn record_sql(by_ctid: bool) -> &'static str {
                 $find,
                 " and n.state = any(string_to_array($11, ','))
                         returning n.notification_id, n.timezone, n.attempts, d.provider, d.pmid, d.final, d.reason,
-                                  d.report),
+                                  d.report, d.attempt_no, d.started),
                       ev as (
                         insert into delivery_event (notification_id, at, local_at, timezone, state, reason,
                                                     attempt_no, source, detail)
@@ -103,8 +128,7 @@ const fn record_sql(by_ctid: bool) -> &'static str {
                       att as (
                         insert into attempt (notification_id, attempt_no, started_at, finished_at, provider,
                                              outcome, provider_message_id)
-                        select id, attempt_no, started, $9, provider, 'submitted', pmid from d
-                        on conflict do nothing)
+                        select notification_id, attempt_no, started, $9, provider, 'submitted', pmid from upd)
                  select notification_id from upd"
             )
         };

@@ -1,6 +1,6 @@
 //! The narrow record of accepted hand-overs (`storage::accept::record_accepts`): when the notice is no longer in
-//! flight, nothing changes and a report folded into the accept is still kept as evidence; when its row moved
-//! since the `sending` write, it is found by id and recorded once.
+//! flight, nothing changes but its attempt row (written once) and a report folded into the accept is still kept
+//! as evidence; when its row moved since the `sending` write, it is found by id and recorded once.
 
 use sqlx::PgPool;
 
@@ -54,6 +54,53 @@ async fn a_folded_report_of_a_notice_settled_meanwhile_is_kept_as_a_report_not_a
         kept,
         [("expired".into(), "report_not_applied".into(), Some("sim-late".into()))]
     );
+    let attempts: i64 = sqlx::query_scalar("select count(*) from attempt where notification_id = $1")
+        .bind(id)
+        .fetch_one(&e.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts, 1,
+        "the dispatcher's own record of that attempt is kept, not doubled"
+    );
+}
+
+#[sqlx::test(migrator = "debtor_notify::storage::MIGRATOR")]
+async fn an_accept_of_a_notice_settled_without_its_attempt_still_writes_the_attempt_once(pool: PgPool) {
+    let e = Engine::start(pool, "2026-12-01T05:00:00Z").await;
+    e.store(vec![debtor_in("9321", "Asia/Yekaterinburg", "+79120000321")])
+        .await;
+    e.campaign(&sms_campaign("Отчёт раньше записи", "2026-12-01T05:00:00Z"))
+        .await;
+    e.planner.run_once().await.unwrap();
+    let (id, tid) = sending(&e, "9321").await;
+    // A final report settled the notice before the dispatcher recorded the accept, with no attempt row.
+    sqlx::query("update notification set state = 'undelivered', lease_until = null where notification_id = $1")
+        .bind(id)
+        .execute(&e.pool)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let mut tx = e.pool.begin().await.unwrap();
+        let applied = record_accepts(
+            &mut tx,
+            "dispatcher",
+            at("2026-12-01T05:01:00Z"),
+            &[accept(id, tid.clone())],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert!(applied.is_empty(), "an undelivered notice is not in flight");
+    }
+    let attempts: Vec<(i32, String, Option<String>)> =
+        sqlx::query_as("select attempt_no, outcome, provider_message_id from attempt where notification_id = $1")
+            .bind(id)
+            .fetch_all(&e.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, [(1, "submitted".into(), Some(format!("sim-{id}")))]);
+    assert_eq!(e.states(1).await, [("9321".into(), "undelivered".into(), None)]);
 }
 
 /// Marks the planned notice of `account` `sending` as the dispatcher does, returning its id and `ctid`.
