@@ -41,9 +41,10 @@ pub struct FinalReport {
 /// a `submitted` attempt (a report proving the accept, the reconciler) moves the notice out of flight in the
 /// same transaction, after locking its row, so none can have written it (were one there anyway, the insert
 /// would fail the record with a logged error, and the lease's expiry would reconcile the notice). The others go
-/// through the idempotent [`super::notification::insert_attempts`]. The folded report of a notice no longer in flight is kept
-/// as a `report_not_applied` event. Rows are found by the `ctid` their `sending` write returned; one that
-/// moved since (the reconciler or a report changed it) is found by id. Returns the ids whose state changed.
+/// through the idempotent [`super::notification::insert_attempts`]. The folded report of a notice no longer in
+/// flight is kept as a `report_not_applied` event. Rows are found by the `ctid` their `sending` write returned;
+/// one that moved since (the reconciler or a report changed it) is found by id. Returns the ids whose state
+/// changed.
 ///
 /// # Errors
 /// Database failures.
