@@ -54,11 +54,7 @@ async fn a_folded_report_of_a_notice_settled_meanwhile_is_kept_as_a_report_not_a
         kept,
         [("expired".into(), "report_not_applied".into(), Some("sim-late".into()))]
     );
-    let attempts: i64 = sqlx::query_scalar("select count(*) from attempt where notification_id = $1")
-        .bind(id)
-        .fetch_one(&e.pool)
-        .await
-        .unwrap();
+    let attempts = e.attempts(id).await;
     assert_eq!(
         attempts, 1,
         "the dispatcher's own record of that attempt is kept, not doubled"

@@ -479,11 +479,7 @@ async fn a_failed_report_before_the_hand_over_is_recorded_proves_no_accept_and_b
             .await
             .unwrap();
     assert_eq!(states, ["failed"]);
-    let attempts: i64 = sqlx::query_scalar("select count(*) from attempt where notification_id = $1")
-        .bind(id)
-        .fetch_one(&e.pool)
-        .await
-        .unwrap();
+    let attempts = e.attempts(id).await;
     assert_eq!(
         attempts, 0,
         "no accept was proven, so nothing is billed from the report"

@@ -127,6 +127,15 @@ impl Engine {
         .await
         .unwrap()
     }
+
+    /// How many attempt rows a notification has.
+    pub async fn attempts(&self, id: i64) -> i64 {
+        sqlx::query_scalar("select count(*) from attempt where notification_id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
 }
 
 /// Parses an RFC 3339 instant.

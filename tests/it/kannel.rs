@@ -237,11 +237,7 @@ async fn an_smsc_outage_queues_in_kannel_and_the_notice_is_delivered_once_the_sm
     rig.start_fakesmsc().await;
     wait_for_state(&e, "delivered").await;
     assert!(!rig.at_smsc().is_empty());
-    let attempts: i64 = sqlx::query_scalar("select count(*) from attempt where notification_id = $1")
-        .bind(id)
-        .fetch_one(&e.pool)
-        .await
-        .unwrap();
+    let attempts = e.attempts(id).await;
     assert_eq!(attempts, 1, "one hand-over: Kannel queued it, we did not re-send");
     api.stop().await;
 }
