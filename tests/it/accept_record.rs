@@ -1,5 +1,5 @@
 //! The narrow record of accepted hand-overs (`storage::accept::record_accepts`): when the notice is no longer in
-//! flight, nothing changes but its attempt row (written once) and a report folded into the accept is still kept
+//! flight, its state stays, its attempt row is written once, and a report folded into the accept is still kept
 //! as evidence; when its row moved since the `sending` write, it is found by id and recorded once.
 
 use sqlx::PgPool;
