@@ -225,14 +225,15 @@ async fn wait_until_delivered(
         std::time::Duration::from_millis(200),
         std::time::Duration::from_millis(10),
     );
+    let last_event = 3 * target;
     loop {
         let events: Option<i64> =
             sqlx::query_scalar("select pg_sequence_last_value(pg_get_serial_sequence('delivery_event', 'event_id'))")
                 .fetch_one(pool)
                 .await?;
         let events = events.unwrap_or(0);
-        if events < 3 * target {
-            tokio::time::sleep(if events < 3 * target * 95 / 100 { coarse } else { fine }).await;
+        if events < last_event {
+            tokio::time::sleep(if events < last_event * 95 / 100 { coarse } else { fine }).await;
             continue;
         }
         let secs = started.elapsed().as_secs_f64();
